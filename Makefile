@@ -1,0 +1,37 @@
+# geo_integration: the two commands of the README, and the checks CI runs.
+#   make demo   install, get the reference data, make the demo drop and run it
+#   make test   install (with dev tools) and run the whole test suite
+# Variables: MIRROR=DIR (local copy of the reference data; default ../shared/data/bogota when
+# present, else the data is downloaded), VENV=DIR (default .venv), RESIDENTS=N (demo size).
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+GI := $(VENV)/bin/geo-integration
+MIRROR ?= $(wildcard ../shared/data/bogota)
+RESIDENTS ?= 20000
+OUT ?= out
+PYTEST_ARGS ?= -n 2
+
+.PHONY: demo test lint install install-dev
+
+$(VENV)/.installed: pyproject.toml requirements/constraints.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c requirements/constraints.txt -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	$(GI) data fetch $(if $(MIRROR),--from $(MIRROR))
+	$(GI) data check --no-checksums
+	$(GI) demo make demo_drop --residents $(RESIDENTS) --seed 1
+	$(GI) ingest demo_drop --store $(OUT)/store
+
+test: $(VENV)/.installed
+	GEO_INTEGRATION_DATA=$${GEO_INTEGRATION_DATA:-$(MIRROR)} $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
