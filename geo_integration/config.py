@@ -26,9 +26,11 @@ __all__ = [
     "load_settings",
     "repo_root",
     "resolve_data_dir",
+    "resolve_store_dir",
 ]
 
 DATA_ENV_VAR = "GEO_INTEGRATION_DATA"
+STORE_ENV_VAR = "GEO_INTEGRATION_STORE"
 
 
 def repo_root() -> Path:
@@ -55,6 +57,17 @@ def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
     if env:
         return Path(env).expanduser().resolve()
     return repo_root() / "data"
+
+
+def resolve_store_dir(store: str | os.PathLike[str] | None = None) -> Path:
+    """Return the drop store directory: ``store``, else ``$GEO_INTEGRATION_STORE``, else
+    ``store/`` in the current directory."""
+    if store is not None and str(store) != "":
+        return Path(store).expanduser().resolve()
+    env = os.environ.get(STORE_ENV_VAR, "")
+    if env:
+        return Path(env).expanduser().resolve()
+    return Path.cwd() / "store"
 
 
 DEFAULT_SECRETARIATS: dict[str, list[str]] = {
