@@ -40,6 +40,7 @@ is a vertex, and the arcs of the buffer are centred on lattice points, not on ho
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 from collections.abc import Sequence
@@ -57,10 +58,14 @@ __all__ = [
     "cluster_polygon",
     "cluster_table",
     "find_clusters",
+    "group_codes",
+    "lattice_index",
     "majority_by",
+    "median_by_codes",
     "metric_xy",
     "require_columns",
     "service_types_of",
+    "sum_by",
     "threshold_label",
     "weighted_median_by",
 ]
@@ -202,25 +207,37 @@ def find_clusters(
 def _relative_min_samples(
     x: FloatArray, y: FloatArray, people: FloatArray, eps_m: float, factor: float
 ) -> float:
-    squares = np.unique(
-        np.floor(x / _DENSITY_SQUARE_M).astype(np.int64) * 1_000_003
-        + np.floor(y / _DENSITY_SQUARE_M).astype(np.int64)
-    ).size
+    squares = len(lattice_index(x, y, _DENSITY_SQUARE_M)[0])
     density = people.sum() / (squares * _DENSITY_SQUARE_M**2)
     value = max(2.0, factor * density * math.pi * eps_m**2)
     log.info("min_samples set to %.1f people (density factor %.1f)", value, factor)
     return value
 
 
+def lattice_index(
+    x: FloatArray, y: FloatArray, step_m: float
+) -> tuple[IntArray, IntArray, IntArray]:
+    """Occupied squares of a ``step_m`` lattice, in canonical (column, row) order.
+
+    Returns
+    -------
+    (columns, rows, inverse)
+        Integer lattice coordinates of each occupied square (sorted by column, then row) and,
+        for each input point, the position of its square.
+    """
+    gx = np.floor(x / step_m).astype(np.int64)
+    gy = np.floor(y / step_m).astype(np.int64)
+    x0, y0 = gx.min(), gy.min()
+    span = int(gy.max() - y0) + 1
+    keys, inverse = np.unique((gx - x0) * span + (gy - y0), return_inverse=True)
+    return keys // span + x0, keys % span + y0, inverse.reshape(-1)
+
+
 def _pool(x: FloatArray, y: FloatArray, grid_m: float) -> tuple[FloatArray, IntArray]:
     """Canonical pooled points (sorted) and the inverse map from rows to them."""
     if grid_m > 0:
-        gx = np.floor(x / grid_m).astype(np.int64)
-        gy = np.floor(y / grid_m).astype(np.int64)
-        keys = np.column_stack([gx, gy])
-        uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
-        centres = (uniq.astype(float) + 0.5) * grid_m
-        return centres, inverse.reshape(-1)
+        cols, rows, inverse = lattice_index(x, y, grid_m)
+        return (np.column_stack([cols, rows]).astype(float) + 0.5) * grid_m, inverse
     uniq_f, inverse = np.unique(np.column_stack([x, y]), axis=0, return_inverse=True)
     return uniq_f, inverse.reshape(-1)
 
@@ -277,6 +294,44 @@ def _renumber(
     return out
 
 
+def group_codes(groups: npt.ArrayLike | pd.Series) -> tuple[IntArray, pd.Index]:
+    """Integer code of each row's group (``-1`` where missing) and the sorted group keys."""
+    series = groups if isinstance(groups, pd.Series) else pd.Series(np.asarray(groups))
+    codes, uniques = pd.factorize(series, sort=True)
+    return np.asarray(codes, dtype=np.int64), pd.Index(uniques)
+
+
+def sum_by(codes: IntArray, n_groups: int, weights: npt.ArrayLike) -> FloatArray:
+    """Sum of ``weights`` per group code (rows with code ``-1`` are ignored)."""
+    ok = codes >= 0
+    w = np.broadcast_to(np.asarray(weights, dtype=float), codes.shape)
+    return np.bincount(codes[ok], weights=w[ok], minlength=n_groups).astype(float)
+
+
+def median_by_codes(
+    codes: IntArray, n_groups: int, values: npt.ArrayLike, weights: npt.ArrayLike
+) -> FloatArray:
+    """Weighted lower median per group code; NaN where a group has no value."""
+    v = np.asarray(values, dtype=float)
+    w = np.asarray(weights, dtype=float)
+    keep = (codes >= 0) & ~np.isnan(v) & (w > 0)
+    out = np.full(n_groups, np.nan)
+    if not keep.any():
+        return out
+    c, v, w = codes[keep], v[keep], w[keep]
+    by_value = np.argsort(v, kind="stable")
+    order = by_value[np.argsort(c[by_value], kind="stable")]  # by group, then value
+    c, v, w = c[order], v[order], w[order]
+    cum = np.cumsum(w)
+    totals = np.bincount(c, weights=w, minlength=n_groups)
+    before = np.concatenate([[0.0], np.cumsum(totals)[:-1]])
+    present = totals > 0
+    target = (before + totals / 2.0 - 1e-9 * totals)[present]
+    pos = np.searchsorted(cum, target, side="left")
+    out[present] = v[np.minimum(pos, len(v) - 1)]
+    return out
+
+
 def weighted_median_by(
     groups: npt.ArrayLike, values: npt.ArrayLike, weights: npt.ArrayLike
 ) -> pd.Series:
@@ -291,21 +346,9 @@ def weighted_median_by(
     Series
         Indexed by the sorted group keys (groups with no finite-or-inf value are absent).
     """
-    g = pd.Series(np.asarray(groups)).reset_index(drop=True)
-    v = np.asarray(values, dtype=float)
-    w = np.asarray(weights, dtype=float)
-    keep = ~np.isnan(v) & g.notna().to_numpy() & (w > 0)
-    if not keep.any():
-        return pd.Series(dtype=float)
-    codes, uniques = pd.factorize(g[keep], sort=True)
-    v, w = v[keep], w[keep]
-    order = np.lexsort((v, codes))
-    codes, v, w = codes[order], v[order], w[order]
-    cum = np.cumsum(w)
-    totals = np.bincount(codes, weights=w)
-    before = np.concatenate([[0.0], np.cumsum(totals)[:-1]])
-    pos = np.searchsorted(cum, before + totals / 2.0 - 1e-9 * totals, side="left")
-    return pd.Series(v[np.minimum(pos, len(v) - 1)], index=pd.Index(uniques))
+    codes, keys = group_codes(groups)
+    med = median_by_codes(codes, len(keys), values, weights)
+    return pd.Series(med, index=keys).dropna()
 
 
 def cluster_polygon(
@@ -326,35 +369,49 @@ def cluster_polygon(
             f"{simplify_m!r}, {snap_m!r}"
         )
         raise AnalysisError(msg)
-    lattice = np.unique(np.round(np.column_stack([x, y]) / snap_m), axis=0) * snap_m
+    cols, rows, _inverse = lattice_index(x + snap_m / 2, y + snap_m / 2, snap_m)
+    lattice = np.column_stack([cols, rows]).astype(float) * snap_m
     hull = shapely.concave_hull(shapely.multipoints(lattice), ratio=concavity)
     shape = shapely.buffer(hull, buffer_m)
     return shapely.simplify(shape, simplify_m, preserve_topology=True)
 
 
-def majority_by(groups: pd.Series, keys: pd.Series, weights: npt.ArrayLike) -> pd.DataFrame:
+def majority_by(
+    groups: npt.ArrayLike | pd.Series, keys: npt.ArrayLike | pd.Series, weights: npt.ArrayLike
+) -> pd.DataFrame:
     """Per group: the key holding most weight (ties: smallest key) and its share.
 
     ``groups`` and ``keys`` are aligned by position; missing groups are ignored, missing
-    keys count in the total only. Returns ``key`` and ``share`` indexed by sorted group.
+    keys count in the total only.
+
+    Returns
+    -------
+    DataFrame
+        ``key`` (missing when a group has no key) and ``share``, indexed by sorted group.
     """
-    frame = pd.DataFrame(
-        {"g": np.asarray(groups, dtype=object), "k": np.asarray(keys, dtype=object)}
+    g, groups_ix = group_codes(groups)
+    k, keys_ix = group_codes(keys)
+    w = np.asarray(weights, dtype=float)
+    n_g, n_k = len(groups_ix), max(len(keys_ix), 1)
+    totals = sum_by(g, n_g, w)
+    both = (g >= 0) & (k >= 0)
+    table = np.bincount(g[both] * n_k + k[both], weights=w[both], minlength=n_g * n_k)
+    table = table.reshape(n_g, n_k)
+    best = table.argmax(axis=1)  # first maximum: the smallest key
+    top = table[np.arange(n_g), best]
+    has = top > 0
+    key = pd.Series(
+        np.where(has, np.asarray(keys_ix, dtype=object)[best] if len(keys_ix) else None, None),
+        index=groups_ix,
+        dtype=object,
     )
-    frame["w"] = np.asarray(weights, dtype=float)
-    frame = frame.dropna(subset=["g"])
-    totals = frame.groupby("g")["w"].sum()
-    frame = frame.dropna(subset=["k"])
-    by = frame.groupby(["g", "k"])["w"].sum().reset_index()
-    by = by.sort_values(["g", "w", "k"], ascending=[True, False, True])
-    top = by.drop_duplicates("g").set_index("g")
-    return pd.DataFrame({"key": top["k"], "share": top["w"] / totals.reindex(top.index)}).reindex(
-        totals.index
-    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(has, top / totals, np.nan)
+    return pd.DataFrame({"key": key, "share": share}, index=groups_ix)
 
 
 def time_summary(
-    groups: pd.Series,
+    groups: npt.ArrayLike | pd.Series,
     residences: pd.DataFrame,
     people: FloatArray,
     *,
@@ -363,21 +420,21 @@ def time_summary(
 ) -> pd.DataFrame:
     """Per group and type: people-weighted ``median_time_<t>``, ``beyond_<T>_<t>`` (people
     farther than ``T`` minutes, unreachable included) and ``share_beyond_<T>_<t>`` (over the
-    people with a known time)."""
-    keys = pd.Index(sorted(groups.dropna().unique()))
-    out = pd.DataFrame(index=keys)
-    g = groups.to_numpy()
+    people with a known time). Indexed by the sorted groups; rows align by position."""
+    codes, keys = group_codes(groups)
+    n = len(keys)
+    columns: dict[str, FloatArray] = {}
     for t in service_types:
         time = pd.to_numeric(residences[f"time_{t}"], errors="coerce").to_numpy(dtype=float)
-        out[f"median_time_{t}"] = weighted_median_by(g, time, people).reindex(keys)
-        known = pd.Series(np.where(np.isnan(time), 0.0, people)).groupby(g).sum()
+        columns[f"median_time_{t}"] = median_by_codes(codes, n, time, people)
+        known = sum_by(codes, n, np.where(np.isnan(time), 0.0, people))
         for limit in thresholds_min:
-            far = pd.Series(np.where(time > limit, people, 0.0)).groupby(g).sum()
+            far = sum_by(codes, n, np.where(time > limit, people, 0.0))
             label = threshold_label(limit)
-            out[f"beyond_{label}_{t}"] = far.reindex(keys).fillna(0.0)
+            columns[f"beyond_{label}_{t}"] = far
             with np.errstate(divide="ignore", invalid="ignore"):
-                out[f"share_beyond_{label}_{t}"] = (far / known).reindex(keys)
-    return out
+                columns[f"share_beyond_{label}_{t}"] = np.where(known > 0, far / known, np.nan)
+    return pd.DataFrame(columns, index=keys)
 
 
 def cluster_table(
@@ -425,37 +482,33 @@ def cluster_table(
     require_columns(residences, [f"time_{t}" for t in types], "residences")
     member = labels.to_numpy() >= 0
     res = residences.loc[member]
-    lab = pd.Series(labels.to_numpy()[member], name="cluster_id")
+    lab = labels.to_numpy()[member]
     people = _people(res)
     x, y = metric_xy(res)
-    counts = pd.DataFrame({"g": lab, "p": people}).groupby("g")["p"].agg(["sum", "size"])
-    table = pd.DataFrame(
-        {"cluster_id": counts.index.astype(np.int64), "migrants": counts["sum"].round()}
-    )
-    table["migrants"] = table["migrants"].astype(np.int64)
-    table["residences"] = counts["size"].astype(np.int64).to_numpy()
-    weights = pd.Series(people)
-    loc = majority_by(lab, res["loc_code"].reset_index(drop=True), weights)
-    upz = majority_by(lab, res["upz_code"].reset_index(drop=True), weights)
+    codes, ids = group_codes(lab)
+    n = len(ids)
+    table = pd.DataFrame({"cluster_id": np.asarray(ids, dtype=np.int64)})
+    table["migrants"] = np.round(sum_by(codes, n, people)).astype(np.int64)
+    table["residences"] = np.bincount(codes, minlength=n).astype(np.int64)
+    loc = majority_by(lab, res["loc_code"], people)
+    upz = majority_by(lab, res["upz_code"], people)
     table["loc_code"] = loc["key"].to_numpy()
     table["loc_name"] = [locality_name(c) if isinstance(c, str) else None for c in loc["key"]]
     table["loc_share"] = loc["share"].to_numpy()
     table["upz_code"] = upz["key"].to_numpy()
     table["upz_share"] = upz["share"].to_numpy()
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(n + 1))
     polys = [
         cluster_polygon(
-            x[lab.to_numpy() == c],
-            y[lab.to_numpy() == c],
-            buffer_m=buffer_m,
-            simplify_m=simplify_m,
-            snap_m=snap_m,
+            x[order[a:b]], y[order[a:b]], buffer_m=buffer_m, simplify_m=simplify_m, snap_m=snap_m
         )
-        for c in table["cluster_id"]
+        for a, b in itertools.pairwise(bounds)
     ]
     metric = gpd.GeoSeries(polys, crs=METRIC_CRS)
     table["area_km2"] = (metric.area / 1e6).round(3).to_numpy()
     times = time_summary(lab, res, people, service_types=types, thresholds_min=thresholds_min)
-    keep = [c for c in times.columns if not c.startswith("beyond_")]
-    table = table.join(times[keep], on="cluster_id")
-    table = table.reset_index(drop=True)
+    for column in times.columns:
+        if not column.startswith("beyond_"):
+            table[column] = times[column].to_numpy()
     return gpd.GeoDataFrame(table, geometry=metric.to_crs(WGS84).to_numpy(), crs=WGS84)

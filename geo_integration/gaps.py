@@ -77,9 +77,11 @@ import pandas as pd
 from geo_integration.clusters import (
     cluster_table,
     find_clusters,
+    group_codes,
     majority_by,
     require_columns,
     service_types_of,
+    sum_by,
     threshold_label,
     time_summary,
 )
@@ -99,6 +101,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
 GAP_FORMULA = "gap = eb_share_beyond_Tm * log1p(migrants) * (1 - e2sfca_percentile)"
 HOT = ("hot_99", "hot_95")
 ALL = "all"
@@ -265,12 +268,25 @@ def _cell_majority(residences: pd.DataFrame, key: str) -> pd.Series:
     return majority_by(residences["h3_cell"], residences[key], people)["key"]
 
 
-def _weighted_mean_by(groups: pd.Series, values: FloatArray, weights: FloatArray) -> pd.Series:
-    ok = np.isfinite(values) & groups.notna().to_numpy()
-    frame = pd.DataFrame({"g": groups.to_numpy()[ok], "vw": values[ok] * weights[ok]})
-    frame["w"] = weights[ok]
-    sums = frame.groupby("g")[["vw", "w"]].sum()
-    return sums["vw"] / sums["w"]
+def _from_cells(hexagons: pd.DataFrame, residences: pd.DataFrame) -> Any:
+    """A function giving, for each residence, a hexagon column's value (NaN when its cell is
+    not in the table)."""
+    pos = pd.Index(hexagons["h3_cell"]).get_indexer(residences["h3_cell"])
+    known = pos >= 0
+
+    def take(column: str) -> FloatArray:
+        values = pd.to_numeric(hexagons[column], errors="coerce").to_numpy(dtype=float)
+        return np.where(known, values[np.where(known, pos, 0)], np.nan)
+
+    return take
+
+
+def _weighted_mean(codes: IntArray, n: int, values: FloatArray, weights: FloatArray) -> FloatArray:
+    ok = np.isfinite(values)
+    num = sum_by(codes, n, np.where(ok, values * weights, 0.0))
+    den = sum_by(codes, n, np.where(ok, weights, 0.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den > 0, num / den, np.nan)
 
 
 def rank_areas(
@@ -287,42 +303,36 @@ def rank_areas(
 
     key = "loc_code" if level == "locality" else "upz_code"
     people = pd.to_numeric(residences["household_size"]).to_numpy(dtype=float)
-    groups = residences[key].reset_index(drop=True)
-    table = (
-        pd.DataFrame({"g": groups, "p": people})
-        .dropna(subset=["g"])
-        .groupby("g")["p"]
-        .agg(["sum", "size"])
-    )
-    out = pd.DataFrame(index=table.index)
+    codes, keys = group_codes(residences[key])
+    n = len(keys)
+    out = pd.DataFrame(index=pd.Index(keys, name=key))
     if level == "upz":
-        loc = majority_by(groups, residences["loc_code"], people)["key"]
-        out["loc_code"] = loc.reindex(out.index)
+        loc = majority_by(residences[key], residences["loc_code"], people)["key"]
+        out["loc_code"] = loc.to_numpy()
     out["loc_name"] = [
         locality_name(c) if isinstance(c, str) else None
         for c in (out.index if level == "locality" else out["loc_code"])
     ]
-    out["migrants"] = table["sum"].round().astype(np.int64)
-    out["residences"] = table["size"].astype(np.int64)
-    res = residences.reset_index(drop=True)
+    out["migrants"] = np.round(sum_by(codes, n, people)).astype(np.int64)
+    out["residences"] = np.bincount(codes[codes >= 0], minlength=n).astype(np.int64)
     times = time_summary(
-        groups, res, people, service_types=service_types, thresholds_min=thresholds_min
+        residences[key],
+        residences,
+        people,
+        service_types=service_types,
+        thresholds_min=thresholds_min,
     )
-    out = out.join(times)
-    hex_by_cell = hexagons.set_index("h3_cell")
-    cell = res["h3_cell"]
+    for column in times.columns:
+        out[column] = times[column].to_numpy()
+    take = _from_cells(hexagons, residences)
     for t in service_types:
-        e2 = cell.map(hex_by_cell[f"e2sfca_{t}"]).to_numpy(dtype=float)
-        out[f"e2sfca_{t}"] = _weighted_mean_by(groups, e2, people).reindex(out.index)
+        out[f"e2sfca_{t}"] = _weighted_mean(codes, n, take(f"e2sfca_{t}"), people)
     for v in [*service_types, ALL]:
-        gap = cell.map(hex_by_cell[f"gap_{v}"]).to_numpy(dtype=float)
-        out[f"gap_{v}"] = _weighted_mean_by(groups, gap, people).reindex(out.index)
-        hot = hexagons[hexagons[f"gi_class_{v}"].isin(HOT)]
-        counts = hot[key].value_counts() if key in hot else pd.Series(dtype=float)
-        out[f"hot_cells_{v}"] = counts.reindex(out.index).fillna(0).astype(np.int64)
+        out[f"gap_{v}"] = _weighted_mean(codes, n, take(f"gap_{v}"), people)
+        hot = hexagons.loc[hexagons[f"gi_class_{v}"].isin(HOT), key]
+        out[f"hot_cells_{v}"] = hot.value_counts().reindex(out.index).fillna(0).astype(np.int64)
     main = threshold_label(main_min)
     out["_far"] = out[[f"beyond_{main}_{t}" for t in service_types]].sum(axis=1)
-    out.index.name = key
     out = out.reset_index()
     out = out.sort_values(
         [f"gap_{ALL}", "_far", key], ascending=[False, False, True], na_position="last"
@@ -343,12 +353,12 @@ def _cluster_gaps(
 ) -> gpd.GeoDataFrame:
     out = clusters.copy()
     people = pd.to_numeric(residences["household_size"]).to_numpy(dtype=float)
-    groups = labels.where(labels >= 0).reset_index(drop=True)
-    cell = residences["h3_cell"].reset_index(drop=True)
-    hex_by_cell = hexagons.set_index("h3_cell")
+    lab = labels.to_numpy()
+    codes, ids = group_codes(lab)
+    codes = np.where(lab >= 0, codes, -1)  # noise counts in no cluster
+    take = _from_cells(hexagons, residences)
     for v in [*service_types, ALL]:
-        gap = cell.map(hex_by_cell[f"gap_{v}"]).to_numpy(dtype=float)
-        means = _weighted_mean_by(groups, gap, people)
+        means = pd.Series(_weighted_mean(codes, len(ids), take(f"gap_{v}"), people), index=ids)
         out[f"gap_{v}"] = out["cluster_id"].map(means).astype(float)
     main = threshold_label(main_min)
     shares = out[[f"share_beyond_{main}_{t}" for t in service_types]]
