@@ -20,7 +20,9 @@ default; ``t`` a service type; ``all`` the composite of the types analysed)
     ``gap_<t>`` (the gap index)
         ``eb_share_beyond_<Tm>_<t> * log1p(migrants) * (1 - e2sfca_pct_<t>)``: more of the
         cell's people far away and more people in the cell raise it; more supply per demand
-        lowers it. It is 0 when nobody is beyond ``Tm``.
+        lowers it. It is 0 when nobody is beyond ``Tm``. Monotonicity (more people beyond,
+        or more people all beyond -> not lower; more supply -> not higher) is property-tested
+        in ``tests/test_gaps.py``.
     ``gap_all``
         Mean of ``gap_<t>`` over the types analysed.
 
@@ -57,6 +59,13 @@ Tables of the result
         ``gap``, ``gi_class``, geometry (a point inside the area: the cell centre or a
         representative point of the cluster polygon). Hot-spot cells are those at
         ``hot_95`` or ``hot_99``; clusters are the under-served ones.
+
+Written layers (:meth:`GapsResult.write`): ``gap_hexagons``, ``clusters``,
+``rank_localities``, ``rank_upz``, ``candidate_areas`` as ``.parquet`` (GeoParquet when the
+layer has geometry, EPSG:4326) and ``.csv`` (geometry as WKT), and ``gaps_parameters.json``.
+Hexagons, areas and hot cells with fewer than ``privacy_k`` migrants keep their row and
+geometry but every number and class is blanked and ``suppressed`` is True; clusters below
+``privacy_k`` are left out. The per-residence cluster labels are never written.
 """
 
 from __future__ import annotations
