@@ -172,7 +172,7 @@ def find_clusters(
     if eps_m is not None and eps_m <= 0:
         msg = f"eps_m must be positive metres, got {eps_m!r}"
         raise AnalysisError(msg)
-    if grid_m < 0 or (eps_m is not None and grid_m >= eps_m):
+    if grid_m < 0 or (method == "dbscan" and eps_m is not None and grid_m >= eps_m):
         msg = f"grid_m must be >= 0 and smaller than eps_m, got {grid_m!r}"
         raise AnalysisError(msg)
     people = _people(residences)

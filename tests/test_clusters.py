@@ -138,6 +138,8 @@ def test_bad_inputs(layout: pd.DataFrame) -> None:
         find_clusters(bad)
     with pytest.raises(AnalysisError, match="eps_m"):
         find_clusters(layout, eps_m=-5)
+    with pytest.raises(AnalysisError, match="grid_m"):
+        find_clusters(layout, eps_m=20, grid_m=25)
 
 
 def test_weighted_median_by_hand() -> None:
