@@ -36,6 +36,12 @@ _API: dict[str, str] = {
     "load_hospitals": "geo_integration.loaders",
     "load_supercade": "geo_integration.loaders",
     "load_migration_figures": "geo_integration.loaders",
+    "find_clusters": "geo_integration.clusters",
+    "cluster_table": "geo_integration.clusters",
+    "getis_ord": "geo_integration.hotspots",
+    "local_moran": "geo_integration.hotspots",
+    "find_gaps": "geo_integration.gaps",
+    "GapsResult": "geo_integration.gaps",
 }
 
 __all__ = ["__version__", *sorted(_API)]
