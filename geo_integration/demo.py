@@ -607,7 +607,7 @@ def _hospitals(
 ) -> tuple[pd.DataFrame, list[str]]:
     keys = hospitals["name"].map(name_key)
     health = keys.map(lambda k: any(w in k for w in _HEALTH_WORDS)).to_numpy(dtype=bool)
-    dropped = hospitals.loc[~health, "name"].astype(str).tolist()
+    dropped = hospitals.loc[~health, "name"].astype(str).str.strip().tolist()
     kept = hospitals[health]
     lon, lat = _xy(kept)
     spot = pd.Series(list(zip(lon.round(5), lat.round(5), strict=True)))

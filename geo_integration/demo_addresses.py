@@ -165,7 +165,8 @@ def avenue_names(
 
     A label (``"AK 72"``, ``"AC 26 S"``) of type AC or AK gets the ``nombre`` that covers at
     least ``min_share`` of its total centreline length, provided that length is at least
-    ``min_length_m`` (well-known avenues only). Other labels get no name.
+    ``min_length_m`` (well-known avenues only); if several names qualify (``min_share`` at
+    most 0.5) the longest wins, ties by name. Other labels get no name.
 
     Parameters
     ----------
@@ -196,6 +197,8 @@ def avenue_names(
     by_name = by_name.join(total.rename("total"), on="label")
     by_name["share"] = by_name["length"].to_numpy(float) / by_name["total"].to_numpy(float)
     keep = by_name[(by_name["share"] >= min_share) & (by_name["length"] >= min_length_m)]
+    keep = keep.sort_values(["label", "length", "name"], ascending=[True, False, True])
+    keep = keep.drop_duplicates("label")
     return {str(k): str(v) for k, v in zip(keep["label"], keep["name"], strict=True)}
 
 
