@@ -733,46 +733,57 @@ def _stand_ins(
 
 
 def _text_column(values: Any) -> Any:
-    """A column as an Arrow string array: missing values empty, floats in shortest form."""
+    """A column (Series, array or Arrow array) as an Arrow string array: missing values
+    empty, floats in shortest round-trip form."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if isinstance(values, pa.Array) and pa.types.is_string(values.type):
-        return pc.fill_null(values, "")
-    arr = np.asarray(values)
-    if arr.dtype.kind == "f":
-        out = pc.cast(pa.array(arr, from_pandas=True), pa.string())
-    elif arr.dtype.kind in "iu":
-        out = pc.cast(pa.array(arr), pa.string())
+    if isinstance(values, pd.Series):
+        is_text = pd.api.types.is_string_dtype(values.dtype) and values.dtype != object
+        values = pa.array(values) if is_text else values.to_numpy()
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if isinstance(values, pa.Array):
+        out = values
     else:
-        out = pa.array([v if isinstance(v, str) else None for v in arr.tolist()], pa.string())
+        arr = np.asarray(values)
+        if arr.dtype.kind in "fiu":
+            out = pa.array(arr, from_pandas=True)
+        else:
+            out = pa.array(arr, type=pa.string(), from_pandas=True)
+    if not pa.types.is_string(out.type):
+        out = pc.cast(out, pa.string())
     return pc.fill_null(out, "")
+
+
+def _csv_field(text: Any, needs: str) -> Any:
+    """Quote the fields that hold the separator, a quote or a newline (RFC 4180 style)."""
+    import pyarrow.compute as pc
+
+    hit = pc.match_substring_regex(text, needs)
+    if not pc.any(hit).as_py():
+        return text
+    quoted = pc.binary_join_element_wise('"', pc.replace_substring(text, '"', '""'), '"', "")
+    return pc.if_else(hit, quoted, text)
 
 
 def _write_csv(
     path: Path, columns: Mapping[str, Any], *, sep: str, eol: str = "\n", bom: bool = False
 ) -> None:
-    """Delimited UTF-8 text, fields quoted only when they hold the separator, a quote or a
-    newline; written in chunks through an atomic temporary file."""
+    """Delimited UTF-8 text, written in chunks through an atomic temporary file."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     from geo_integration.fileio import atomic_path
 
     needs = f'[{re.escape(sep)}"\\r\\n]'
-    names = list(columns)
-    n = len(next(iter(columns.values()))) if names else 0
-    header = sep.join(_quote_header(name, sep) for name in names) + eol
+    text = {name: _text_column(values) for name, values in columns.items()}
+    n = len(next(iter(text.values()))) if text else 0
+    header = sep.join(_quote_header(name, sep) for name in text) + eol
     with atomic_path(path) as tmp, tmp.open("wb") as fh:
         fh.write((b"\xef\xbb\xbf" if bom else b"") + header.encode("utf-8"))
         for lo in range(0, n, _CSV_CHUNK):
-            cells = []
-            for name in names:
-                text = _text_column(columns[name][lo : lo + _CSV_CHUNK])
-                quoted = pc.binary_join_element_wise(
-                    '"', pc.replace_substring(text, '"', '""'), '"', ""
-                )
-                cells.append(pc.if_else(pc.match_substring_regex(text, needs), quoted, text))
+            cells = [_csv_field(col.slice(lo, _CSV_CHUNK), needs) for col in text.values()]
             lines = pc.binary_join_element_wise(*cells, pa.scalar(sep))
             fh.write((eol.join(lines.to_pylist()) + eol).encode("utf-8"))
 
@@ -794,7 +805,7 @@ def _write_main_csv(path: Path, rows: pd.DataFrame) -> None:
     """Semicolon-delimited, UTF-8 with BOM, CRLF, decimal comma (as Excel in es-CO saves)."""
     import pyarrow.compute as pc
 
-    columns: dict[str, Any] = {c: rows[c].to_numpy() for c in _PUBLIC_COLUMNS}
+    columns: dict[str, Any] = {c: rows[c] for c in _PUBLIC_COLUMNS}
     for col in ("latitud", "longitud"):
         columns[col] = pc.replace_substring(_text_column(columns[col]), ".", ",")
     _write_csv(path, columns, sep=";", eol="\r\n", bom=True)
@@ -808,9 +819,9 @@ def _write_gps_csv(path: Path, rows: pd.DataFrame) -> None:
 
     to_metric = Transformer.from_crs(WGS84, METRIC_CRS, always_xy=True)
     x, y = to_metric.transform(rows["longitud"].to_numpy(), rows["latitud"].to_numpy())
-    columns = {c: rows[c].to_numpy() for c in ("id", "nombre", "telefono")}
+    columns: dict[str, Any] = {c: rows[c] for c in ("id", "nombre", "telefono")}
     columns |= {"x": np.round(x, 2), "y": np.round(y, 2)}
-    columns |= {c: rows[c].to_numpy() for c in ("personas", "localidad", "fuente")}
+    columns |= {c: rows[c] for c in ("personas", "localidad", "fuente")}
     _write_csv(path, columns, sep=",")
 
 

@@ -142,8 +142,11 @@ def _as_arrow(labels: npt.ArrayLike) -> Any:
     if values.ndim != 1:
         msg = f"labels must be one-dimensional, got shape {values.shape!r}"
         raise AnalysisError(msg)
-    cleaned = [v if isinstance(v, str) else None for v in values.tolist()]
-    return pa.array(cleaned, type=pa.string())
+    try:
+        return pa.array(values, type=pa.string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # non-text values count as missing
+        cleaned = [v if isinstance(v, str) else None for v in values.tolist()]
+        return pa.array(cleaned, type=pa.string())
 
 
 def _parse(arr: Any) -> dict[str, Any]:
