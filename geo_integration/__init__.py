@@ -36,6 +36,11 @@ _API: dict[str, str] = {
     "load_hospitals": "geo_integration.loaders",
     "load_supercade": "geo_integration.loaders",
     "load_migration_figures": "geo_integration.loaders",
+    "DemoDrop": "geo_integration.demo",
+    "make_demo_drop": "geo_integration.demo",
+    "locality_allocation": "geo_integration.demo",
+    "messy_addresses": "geo_integration.demo_addresses",
+    "parse_official_labels": "geo_integration.demo_addresses",
 }
 
 __all__ = ["__version__", *sorted(_API)]

@@ -133,7 +133,11 @@ def demo() -> None:
     help="Number of residence records (rows), malformed rows included.",
 )
 @click.option(
-    "--seed", type=int, default=2026, show_default=True, help="Seed: same seed, same files."
+    "--seed",
+    type=click.IntRange(min=0),
+    default=2026,
+    show_default=True,
+    help="Seed: same seed and data, same files.",
 )
 @click.option(
     "--date",

@@ -1033,9 +1033,12 @@ class _Files:
     toml: str = "drop.toml"
 
 
-def _check_options(residents: int, date: str) -> None:
+def _check_options(residents: int, seed: int, date: str) -> None:
     if isinstance(residents, bool) or not isinstance(residents, int | np.integer) or residents < 1:
         msg = f"residents must be a positive integer, got {residents!r}"
+        raise ConfigError(msg)
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        msg = f"seed must be a non-negative integer, got {seed!r}"
         raise ConfigError(msg)
     try:
         dt.date.fromisoformat(date)
@@ -1096,54 +1099,27 @@ def make_demo_drop(
     DemoDrop
         What was written (files and row counts, row kinds, allocation).
     """
-    from geo_integration import loaders
     from geo_integration.config import resolve_data_dir
-    from geo_integration.demo_addresses import avenue_names
 
-    _check_options(residents, date)
+    _check_options(residents, seed, date)
     out = Path(out_dir)
     _prepare_out_dir(out)
     stage = on_stage or (lambda _text: None)
-    root = resolve_data_dir(data_dir)
     stage("reading reference data")
-    alloc = locality_allocation(
-        loaders.load_migration_figures(root), loaders.load_population(root, level="locality")
-    )
-    pool = _address_pool(root)
-    upz = loaders.load_upz(root)
-    units = _sampling_units(pool, upz, loaders.load_population(root, level="upz"))
-    alloc = _restrict_to_points(alloc, units)
-    avenues = avenue_names(loaders.load_streets(root))
-    seeds = np.random.SeedSequence(int(seed)).spawn(2)
+    ref = _reference(resolve_data_dir(data_dir))
+    res_seed, srv_seed = np.random.SeedSequence(int(seed)).spawn(2)
     stage("making residences")
     res = _build_residences(
-        int(residents), alloc, units, pool, avenues, np.random.default_rng(seeds[0])
+        int(residents), ref.alloc, ref.units, ref.pool, ref.avenues, np.random.default_rng(res_seed)
     )
     stage("making service points")
-    srv_rng = np.random.default_rng(seeds[1])
-    schools, schools_fixed = _schools(
-        loaders.load_schools(root), loaders.load_localities(root), srv_rng
-    )
-    health, dropped = _hospitals(
-        loaders.load_hospitals(root), loaders.load_localities(root), srv_rng
-    )
-    services = pd.concat(
-        [
-            schools,
-            health,
-            _citizen_centres(_read_cades(root), srv_rng),
-            _stations(loaders.load_transmilenio(root)),
-        ],
-        ignore_index=True,
-    )
-    stand_ins = _stand_ins(alloc, units, pool, srv_rng)
+    services, stand_ins, notes = _services(ref, np.random.default_rng(srv_seed))
     stage("writing files")
     files = _Files(main_csv=f"residentes_{date[:7]}.csv")
     written = _write_drop(out, files, res, services, stand_ins, date=date)
     counts = {k: int((res["_kind"] == k).sum()) for k in ROW_MIX}
-    alloc = alloc.assign(
-        rows=alloc["loc_code"].map(res["_loc"].value_counts()).fillna(0).astype(int)
-    )
+    rows_by_loc = res["_loc"].value_counts().to_dict()
+    alloc = ref.alloc.assign(rows=[int(rows_by_loc.get(c, 0)) for c in ref.alloc["loc_code"]])
     meta = _Meta(
         seed=int(seed),
         date=date,
@@ -1151,13 +1127,13 @@ def make_demo_drop(
         alloc=alloc,
         files=files,
         written=written,
-        schools_fixed=schools_fixed,
-        dropped=dropped,
+        schools_fixed=notes["schools_fixed"],
+        dropped=notes["hospitals_dropped"],
         people=int(res.loc[res["_kind"] != "text_household_size", "_size"].sum()),
         services=services,
         stand_ins=stand_ins,
     )
-    _write_meta(out, meta, res)
+    _write_meta(out, meta, len(res))
     return DemoDrop(
         path=out,
         files=written,
@@ -1166,6 +1142,53 @@ def make_demo_drop(
         counts=counts,
         allocation=alloc,
     )
+
+
+@dataclass(frozen=True)
+class _Reference:
+    root: Path
+    alloc: pd.DataFrame
+    pool: _Pool
+    units: _Units
+    avenues: dict[str, str]
+
+
+def _reference(root: Path) -> _Reference:
+    """Allocation, address pool, sampling units and avenue names from the data directory."""
+    from geo_integration import loaders
+    from geo_integration.demo_addresses import avenue_names
+
+    alloc = locality_allocation(
+        loaders.load_migration_figures(root), loaders.load_population(root, level="locality")
+    )
+    pool = _address_pool(root)
+    units = _sampling_units(
+        pool, loaders.load_upz(root), loaders.load_population(root, level="upz")
+    )
+    return _Reference(
+        root=root,
+        alloc=_restrict_to_points(alloc, units),
+        pool=pool,
+        units=units,
+        avenues=avenue_names(loaders.load_streets(root)),
+    )
+
+
+def _services(
+    ref: _Reference, rng: np.random.Generator
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """Real service points (schools, health, citizen service, TransMilenio), the simulated
+    stand-ins, and notes on what was dropped or fixed."""
+    from geo_integration import loaders
+
+    localities = loaders.load_localities(ref.root)
+    schools, schools_fixed = _schools(loaders.load_schools(ref.root), localities, rng)
+    health, dropped = _hospitals(loaders.load_hospitals(ref.root), localities, rng)
+    cades = _citizen_centres(_read_cades(ref.root), rng)
+    stations = _stations(loaders.load_transmilenio(ref.root))
+    services = pd.concat([schools, health, cades, stations], ignore_index=True)
+    stand_ins = _stand_ins(ref.alloc, ref.units, ref.pool, rng)
+    return services, stand_ins, {"schools_fixed": schools_fixed, "hospitals_dropped": dropped}
 
 
 def _restrict_to_points(alloc: pd.DataFrame, units: _Units) -> pd.DataFrame:
@@ -1247,11 +1270,10 @@ def _file_notes(files: _Files) -> dict[str, dict[str, Any]]:
     }
 
 
-def _write_meta(out: Path, meta: _Meta, res: pd.DataFrame) -> None:
+def _write_meta(out: Path, meta: _Meta, n: int) -> None:
     from geo_integration import __version__
     from geo_integration.fileio import write_text
 
-    n = len(res)
     notes = _file_notes(meta.files)
     file_table = {name: notes[name] | {"rows": rows} for name, rows in meta.written.items()}
     service_types = pd.concat([meta.services, meta.stand_ins])["tipo"].value_counts().sort_index()

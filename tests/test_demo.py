@@ -351,6 +351,8 @@ def test_bad_source_services_dropped_or_fixed(minicity_dir: Path, tmp_path: Path
 def test_bad_options(minicity_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="residents"):
         make_demo_drop(tmp_path / "a", residents=0, data_dir=minicity_dir)
+    with pytest.raises(ConfigError, match="seed"):
+        make_demo_drop(tmp_path / "a", residents=5, seed=-1, data_dir=minicity_dir)
     with pytest.raises(ConfigError, match="2026-13-01"):
         make_demo_drop(tmp_path / "a", residents=5, data_dir=minicity_dir, date="2026-13-01")
 
@@ -383,6 +385,13 @@ def test_cli_demo_make(
     assert main(["demo", "make", str(tmp_path / "x"), "--date", "31/12/2026",
                  "--data-dir", str(minicity_dir)]) == 1  # fmt: skip
     assert "31/12/2026" in capsys.readouterr().err
+
+
+def test_public_api_exports() -> None:
+    import geo_integration as gi
+
+    assert gi.make_demo_drop is make_demo_drop
+    assert callable(gi.messy_addresses) and callable(gi.locality_allocation)
 
 
 def test_cli_defaults_match_the_api() -> None:
