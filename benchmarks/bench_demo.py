@@ -39,8 +39,10 @@ def _timed(label: str, func, baseline: float | None = None) -> float:  # type: i
     extra = func()
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     ratio = f"  x{wall / baseline:5.1f} baseline" if baseline else ""
-    print(f"{label:<28} wall {wall:7.2f} s  cpu {cpu:7.2f} s{ratio}  peak {_peak_mb():7.0f} MB"
-          f"{extra or ''}")  # fmt: skip
+    print(
+        f"{label:<28} wall {wall:7.2f} s  cpu {cpu:7.2f} s{ratio}  peak {_peak_mb():7.0f} MB"
+        f"{extra or ''}"
+    )
     return wall
 
 

@@ -396,8 +396,9 @@ def _row_kinds(
     counts = _exact_counts(n, ROW_MIX)
     kind = rng.permutation(np.repeat(np.array(list(counts), dtype=object), list(counts.values())))
     kind[np.isin(kind, ["address_only", "address_and_coords"]) & ~label_ok] = "coords_only"
-    typed = np.isin(kind, ["address_only", "address_and_coords", "text_household_size",
-                           "duplicate_id"])  # fmt: skip
+    typed = np.isin(
+        kind, ["address_only", "address_and_coords", "text_household_size", "duplicate_id"]
+    )
     has_addr = typed & label_ok
     has_xy = np.isin(kind, ["coords_only", "address_and_coords"]) | (typed & ~label_ok)
     return kind, has_addr, has_xy

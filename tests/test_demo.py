@@ -30,6 +30,7 @@ from geo_integration.demo import (
 )
 from geo_integration.errors import ConfigError, DataCheckError, DropError
 from geo_integration.geo import BOGOTA_BBOX
+from geo_integration.localities import locality_code
 from geo_integration.text import fold
 
 N = 3000
@@ -106,8 +107,12 @@ def test_allocation_public_figure_then_population(minicity_dir: Path) -> None:
     shares = dict(zip(table["loc_code"], table["share"], strict=True))
     assert shares == pytest.approx(EXPECTED_SHARE)
     methods = dict(zip(table["loc_code"], table["method"], strict=True))
-    assert methods == {"08": "public figure", "11": "population", "17": "population",
-                       "19": "population"}  # fmt: skip
+    assert methods == {
+        "08": "public figure",
+        "11": "population",
+        "17": "population",
+        "19": "population",
+    }
 
 
 def test_allocation_rejects_shares_over_100() -> None:
@@ -236,12 +241,41 @@ def _grid_position(text: str) -> tuple[float, float]:
 def test_messy_forms_in_the_drop(drop: Path) -> None:
     addresses = _residences(drop)["direccion"]
     addresses = addresses[addresses != ""]
-    for pattern in [r"#", r"\bNo\.? ", r"^(?:Cll|CLL|cll) ", r"^(?:Cra|Kra|Kr|KR|CRA|KRA)\.? ",
-                    r"(?i)\bapto\b", r"(?i)bogot", r"\d+-\d+", r"^[^a-z]+$"]:  # fmt: skip
+    for pattern in [
+        r"#",
+        r"\bNo\.? ",
+        r"^(?:Cll|CLL|cll) ",
+        r"^(?:Cra|Kra|Kr|KR|CRA|KRA)\.? ",
+        r"(?i)\bapto\b",
+        r"(?i)bogot",
+        r"\d+-\d+",
+        r"^[^a-z]+$",
+    ]:
         assert addresses.str.contains(pattern, regex=True).any(), pattern
     localidad = _residences(drop)["localidad"]
     assert {"Kennedy", "KENNEDY", "kennedy", "Ciudad Bolívar", "CIUDAD BOLIVAR"} <= set(localidad)
     assert (localidad == "").any()
+    # every spelling resolves to a locality of the mini city
+    codes = localidad[localidad != ""].map(locality_code)
+    assert set(codes) == set(EXPECTED_SHARE)
+
+
+def test_xlsx_is_capped(
+    minicity_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import geo_integration.demo as demo
+
+    monkeypatch.setattr(demo, "XLSX_MAX_ROWS", 25)
+    result = make_demo_drop(tmp_path / "capped", residents=400, seed=2, data_dir=minicity_dir)
+    assert result.files["migrantes_suba.xlsx"] == 25 == len(_read_xlsx(result.path))
+    assert (
+        sum(
+            v
+            for k, v in result.files.items()
+            if k.endswith((".csv", ".xlsx")) and k != "servicios.csv"
+        )
+        == 400
+    )
 
 
 def test_synthetic_markers_everywhere(drop: Path, meta: dict) -> None:
@@ -280,8 +314,17 @@ def test_files_readable_with_documented_formats(drop: Path) -> None:
     gps = _gps_wgs84(drop)
     assert gps["latitud"].between(4.5, 4.8).all() and gps["longitud"].between(-74.2, -74.0).all()
     services = pd.read_csv(drop / "servicios.csv", encoding="utf-8")
-    assert list(services.columns) == ["nombre", "secretaria", "tipo", "capacidad", "horario",
-                                      "direccion", "latitud", "longitud", "fuente"]  # fmt: skip
+    assert list(services.columns) == [
+        "nombre",
+        "secretaria",
+        "tipo",
+        "capacidad",
+        "horario",
+        "direccion",
+        "latitud",
+        "longitud",
+        "fuente",
+    ]
 
 
 def test_same_seed_same_bytes(drop: Path, minicity_dir: Path, tmp_path: Path) -> None:
@@ -376,14 +419,37 @@ def test_cli_demo_make(
     minicity_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "cli"
-    code = main(["demo", "make", str(out), "--residents", "60", "--seed", "3",
-                 "--data-dir", str(minicity_dir)])  # fmt: skip
+    code = main(
+        [
+            "demo",
+            "make",
+            str(out),
+            "--residents",
+            "60",
+            "--seed",
+            "3",
+            "--data-dir",
+            str(minicity_dir),
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     assert "SYNTHETIC" in printed and MAIN_CSV in printed
     assert main(["demo", "make", str(out), "--residents", "0"]) == 2
-    assert main(["demo", "make", str(tmp_path / "x"), "--date", "31/12/2026",
-                 "--data-dir", str(minicity_dir)]) == 1  # fmt: skip
+    assert (
+        main(
+            [
+                "demo",
+                "make",
+                str(tmp_path / "x"),
+                "--date",
+                "31/12/2026",
+                "--data-dir",
+                str(minicity_dir),
+            ]
+        )
+        == 1
+    )
     assert "31/12/2026" in capsys.readouterr().err
 
 
