@@ -42,6 +42,11 @@ _API: dict[str, str] = {
     "local_moran": "geo_integration.hotspots",
     "find_gaps": "geo_integration.gaps",
     "GapsResult": "geo_integration.gaps",
+    "DemoDrop": "geo_integration.demo",
+    "make_demo_drop": "geo_integration.demo",
+    "locality_allocation": "geo_integration.demo",
+    "messy_addresses": "geo_integration.demo_addresses",
+    "parse_official_labels": "geo_integration.demo_addresses",
 }
 
 __all__ = ["__version__", *sorted(_API)]

@@ -288,9 +288,25 @@ def load_hospitals(data_dir: DataDir = None) -> gpd.GeoDataFrame:
     return _memo(_file(data_dir, "hospitals"), _read_geo)
 
 
+def _read_supercade(path: Path) -> pd.DataFrame:
+    # the last column (``fuente``) holds unquoted commas: join the extra fields back into it
+    import csv
+
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.reader(fh))
+    header, body = rows[0], rows[1:]
+    width = len(header)
+    fixed = [[*r[: width - 1], ",".join(r[width - 1 :])] for r in body if r]
+    table = pd.DataFrame(fixed, columns=header, dtype=object)
+    return table.replace({"": None})
+
+
 def load_supercade(data_dir: DataDir = None) -> pd.DataFrame:
-    """Load the SuperCADE / CADE list (``tipo``, ``nombre``, ``direccion``; few addresses)."""
-    return _memo(_file(data_dir, "supercade"), _read_csv)
+    """Load the SuperCADE / CADE list (``tipo``, ``nombre``, ``direccion``; few addresses).
+
+    The source's last column (``fuente``) contains unquoted commas; they are kept in it.
+    """
+    return _memo(_file(data_dir, "supercade"), _read_supercade)
 
 
 def locality_key_table(data_dir: DataDir = None) -> pd.DataFrame:

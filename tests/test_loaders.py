@@ -58,3 +58,12 @@ def test_real_localities(shared_data: Path) -> None:
     upz = loaders.load_upz(shared_data)
     assert (upz["upz_kind"] == "UPZ").sum() == 112
     assert upz["loc_code"].notna().all()
+
+
+@pytest.mark.shared_data
+def test_real_supercade_keeps_commas_in_source(shared_data: Path) -> None:
+    cades = loaders.load_supercade(shared_data)
+    assert len(cades) == 21
+    assert cades["direccion"].notna().sum() == 4
+    assert cades.loc[0, "nombre"] == "SuperCADE 20 de Julio"
+    assert "ids" in cades.loc[0, "fuente"]
