@@ -72,7 +72,10 @@ def js_json(value: Any) -> str:
     NaN and infinities become ``null``; ``<``, ``>``, ``&`` and the JavaScript line
     separators are written as ``\\u`` escapes, so no text can close the script.
     """
-    text = json.dumps(_clean(value), separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    try:
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except ValueError:  # NaN or infinity somewhere: clean (slower) and retry
+        text = json.dumps(_clean(value), separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     return (
         text.replace("<", "\\u003c")
         .replace(">", "\\u003e")

@@ -26,6 +26,7 @@ HTML-escaped. Geometries are simplified for display (in metres) and coordinates 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import os
@@ -118,6 +119,7 @@ OSM_ATTRIBUTION = (
 )
 TOLERANCE_M = {"localities": 20.0, "upz": 15.0, "clusters": 10.0, "service_areas": 20.0}
 HEX_OPACITY = 0.7
+_DISPLAY_CACHE: dict[tuple[str, float], Any] = {}
 
 
 # --------------------------------------------------------------------------- context
@@ -226,15 +228,26 @@ def _rounded(values: pd.Series, decimals: int) -> list[float | int | None]:
 
 
 def _display_geoms(geoms: gpd.GeoSeries, tolerance_m: float) -> gpd.GeoSeries:
-    """Simplify in metres, back to degrees, round to 5 decimals; drop nothing."""
+    """Simplify in metres, back to degrees, round to 5 decimals; drop nothing.
+
+    Results are memoised by content (the boundaries are drawn on every map of a drop).
+    """
     import shapely
 
     if geoms.crs is None:
         geoms = geoms.set_crs(WGS84)
-    metric = geoms.to_crs(METRIC_CRS).simplify(tolerance_m, preserve_topology=True)
-    back = metric.to_crs(WGS84)
-    rounded = shapely.transform(back.to_numpy(), lambda xy: np.round(xy, 5))
-    return gpd.GeoSeries(rounded, index=geoms.index, crs=WGS84)
+    digest = hashlib.sha1(usedforsecurity=False)
+    digest.update(str(geoms.crs).encode())
+    for wkb in shapely.to_wkb(geoms.to_numpy()):
+        digest.update(b"" if wkb is None else wkb)
+    key = (digest.hexdigest(), tolerance_m)
+    if key not in _DISPLAY_CACHE:
+        metric = geoms.to_crs(METRIC_CRS).simplify(tolerance_m, preserve_topology=True)
+        back = metric.to_crs(WGS84)
+        if len(_DISPLAY_CACHE) >= 16:
+            _DISPLAY_CACHE.pop(next(iter(_DISPLAY_CACHE)))
+        _DISPLAY_CACHE[key] = shapely.transform(back.to_numpy(), lambda xy: np.round(xy, 5))
+    return gpd.GeoSeries(_DISPLAY_CACHE[key], index=geoms.index, crs=WGS84)
 
 
 def _geojson(geoms: gpd.GeoSeries, props: list[dict[str, Any]]) -> dict[str, Any]:

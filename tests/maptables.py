@@ -22,12 +22,28 @@ import pandas as pd
 from minicity import to_wgs
 from shapely.geometry import Point
 
+from geo_integration.assets import AssetBundle, load_bundle
+from geo_integration.errors import RenderError
 from geo_integration.loaders import load_localities, load_upz
 from geo_integration.render_inputs import ReportInputs
 
 XSS = "<script>alert(1)</script>"
 TYPES = ("health", "school")
 THRESHOLDS = (10, 15, 30)
+
+
+def require_assets() -> AssetBundle:
+    """The real map assets; FAIL (never skip) with the command to run when they are missing."""
+    import pytest
+
+    try:
+        return load_bundle()
+    except RenderError as exc:
+        pytest.fail(
+            f"{exc}. The map tests need the inlined JavaScript/CSS: run "
+            "`geo-integration assets fetch` once (make test does it).",
+            pytrace=False,
+        )
 
 
 def wgs_point(x: float, y: float) -> Point:
