@@ -68,7 +68,9 @@ from geo_integration.render_inputs import MapInputs
 __all__ = [
     "build_coverage_map",
     "build_overview_map",
+    "check_published_counts",
     "coverage_map_name",
+    "display_ranks",
     "render_coverage_map",
     "render_overview_map",
     "write_maps",
@@ -189,7 +191,8 @@ def _keyed(table: pd.DataFrame, key: str, what: str) -> pd.DataFrame:
     return plain.drop_duplicates(key).set_index(key)
 
 
-def _check_privacy(table: pd.DataFrame | None, k: int, what: str) -> None:
+def check_published_counts(table: pd.DataFrame | None, k: int, what: str) -> None:
+    """Raise :class:`PrivacyError` if ``table`` shows a count below ``k`` not suppressed."""
     if table is None or "migrants" not in table.columns:
         return
     counts = pd.to_numeric(table["migrants"], errors="coerce")
@@ -346,7 +349,7 @@ def _coverage_legend(ctx: _Ctx, title: str) -> str:
     return _swatches(title, rows)
 
 
-def _ranks(table: pd.DataFrame | None, key: str, service_type: str | None) -> pd.Series | None:
+def _gap_ranks(table: pd.DataFrame | None, key: str, service_type: str | None) -> pd.Series | None:
     """Gap rank per unit from a rankings table (``rank_<type>``, or ``rank`` per type)."""
     if table is None:
         return None
@@ -362,6 +365,29 @@ def _ranks(table: pd.DataFrame | None, key: str, service_type: str | None) -> pd
     else:
         return None
     return pd.Series(frame[col].to_numpy(), index=frame[key].astype(str).to_numpy())
+
+
+def display_ranks(
+    rankings: pd.DataFrame | None,
+    access: pd.DataFrame,
+    *,
+    key: str,
+    service_type: str | None,
+    threshold: int | None,
+) -> tuple[pd.Series | None, str]:
+    """Rank of each unit to show, and the label key saying which rank it is.
+
+    The gap rank of the gaps analysis when present (``"rank_gap"``); else the rank by
+    coverage at ``threshold``, lowest first (``"rank_coverage"``); else ``(None, "")``.
+    ``access`` is indexed by ``key``.
+    """
+    ranks = _gap_ranks(rankings, key, service_type)
+    if ranks is not None:
+        return ranks, "rank_gap"
+    share = f"share_within_{threshold}_{service_type}"
+    if service_type and threshold is not None and share in access.columns:
+        return pd.to_numeric(access[share], errors="coerce").rank(method="min"), "rank_coverage"
+    return None, ""
 
 
 def _col(ctx: _Ctx, stem: str, t: int | None = None) -> str:
@@ -430,8 +456,9 @@ def _coverage_rows(ctx: _Ctx, row: pd.Series | None, rank: Any, rank_label: str)
             for t in ctx.inputs.threshold_list()
         ]
         values.append(fmt_minutes(get(_col(ctx, "median_time")), ctx.lang, missing=missing))
-        if rank_label:
-            values.append(fmt_int(_float(rank), ctx.lang, missing=missing))
+        if rank_label:  # a suppressed unit's rank is not shown either
+            shown = None if supp else _float(rank)
+            values.append(fmt_int(shown, ctx.lang, missing=missing))
     return [esc(v) for v in values]
 
 
@@ -465,15 +492,12 @@ def _choropleth_spec(
     titles: list[str],
     weight: float,
     tolerance: float,
-    ranks: pd.Series | None,
+    rankings: pd.DataFrame | None,
 ) -> dict[str, Any]:
-    if ranks is not None:
-        rank_label = ctx.t("rank_gap")
-    else:
-        share = _col(ctx, "share_within", ctx.threshold) if ctx.service_type else ""
-        rank_label = ctx.t("rank_coverage") if share in access.columns else ""
-        if rank_label:
-            ranks = pd.to_numeric(access[share], errors="coerce").rank(method="min")
+    ranks, rank_key = display_ranks(
+        rankings, access, key=key, service_type=ctx.service_type, threshold=ctx.threshold
+    )
+    rank_label = ctx.t(rank_key) if rank_key else ""
     styles: list[dict[str, Any]] = []
     style_ids: dict[str, int] = {}
     props = []
@@ -499,9 +523,15 @@ def _add_locality_coverage(ctx: _Ctx, *, name: str, show: bool) -> None:
     if share not in table.columns:
         return
     loc = ctx.inputs.localities
-    ranks = _ranks(ctx.inputs.rank_localities, "loc_code", ctx.service_type)
     spec = _choropleth_spec(
-        ctx, loc, "loc_code", table, list(loc["loc_name"]), 1.0, TOLERANCE_M["localities"], ranks
+        ctx,
+        loc,
+        "loc_code",
+        table,
+        list(loc["loc_name"]),
+        1.0,
+        TOLERANCE_M["localities"],
+        ctx.inputs.rank_localities,
     )
     group = ctx.layer(name, show=show)
     group.add_child(GIScript("polygons", spec))
@@ -518,9 +548,10 @@ def _add_upz(ctx: _Ctx) -> None:
         if ctx.inputs.upz_access is not None
         else pd.DataFrame(index=pd.Index([], name="upz_code"))
     )
-    ranks = _ranks(ctx.inputs.rank_upz, "upz_code", ctx.service_type)
     titles = [f"{n} ({c})" for n, c in zip(upz["upz_name"], upz["upz_code"], strict=True)]
-    spec = _choropleth_spec(ctx, upz, "upz_code", access, titles, 0.6, TOLERANCE_M["upz"], ranks)
+    spec = _choropleth_spec(
+        ctx, upz, "upz_code", access, titles, 0.6, TOLERANCE_M["upz"], ctx.inputs.rank_upz
+    )
     name = ctx.t("layer_upz")
     group = ctx.layer(name, show=False)
     group.add_child(GIScript("polygons", spec))
@@ -1064,7 +1095,7 @@ def _start(
         (inputs.clusters, "clusters"),
         (inputs.gap_hexagons, "gaps hexagon table"),
     ):
-        _check_privacy(table, inputs.privacy_k, what)
+        check_published_counts(table, inputs.privacy_k, what)
     setup = {
         "dec": "," if lang == "es" else ".",
         "thou": "." if lang == "es" else ",",

@@ -28,6 +28,7 @@ from geo_integration.loaders import load_localities, load_upz
 from geo_integration.render_inputs import ReportInputs
 
 XSS = "<script>alert(1)</script>"
+FORMULA = '=HYPERLINK("#x","clic")'
 TYPES = ("health", "school")
 THRESHOLDS = (10, 15, 30)
 
@@ -189,7 +190,7 @@ def sites() -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(
         {
             "candidate_id": ["c1", "c2"],
-            "name": ["Sitio <A>", "Sitio B"],
+            "name": ["Sitio <A>", FORMULA],
             "rank": [1, 2],
             "marginal_gain": [45.0, 12.5],
             "selection_frequency": [0.9, 0.55],
@@ -258,3 +259,31 @@ def make_inputs(data_dir: Path) -> ReportInputs:
         ),
         previous_drop_date="2024-03-01",
     )
+
+
+def write_analysis_dir(inputs: ReportInputs, folder: Path) -> Path:
+    """Write ``inputs`` as an analysis folder (the layout ``load_analysis_dir`` reads)."""
+    import json
+
+    from geo_integration.render_inputs import ANALYSIS_FILES
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, attr in ANALYSIS_FILES.items():
+        table = getattr(inputs, attr)
+        if table is None:
+            continue
+        if name.endswith(".geojson"):
+            table.to_file(folder / name, driver="GeoJSON")
+        else:
+            table.to_parquet(folder / name)
+    summary = {
+        "drop_id": inputs.drop_id,
+        "drop_date": inputs.drop_date,
+        "privacy_k": inputs.privacy_k,
+        "h3_resolution": inputs.h3_resolution,
+        "siting": inputs.siting_summary,
+    }
+    (folder / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
+    (folder / "report.json").write_text(json.dumps(inputs.ingest_report), encoding="utf-8")
+    (folder / "geocoding.json").write_text(json.dumps(inputs.geocoding), encoding="utf-8")
+    return folder

@@ -203,3 +203,23 @@ def test_external_references_finds_loads_not_links() -> None:
         "http://q/z.png",
         "c.css",
     ]
+
+
+def test_cli_assets_fetch(
+    fake: tuple[Path, Path, bytes],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from geo_integration.cli import main
+
+    manifest, mirror, _ = fake
+    monkeypatch.setattr(assets, "MANIFEST", manifest)
+    cache = tmp_path / "cache"
+    assert main(["assets", "fetch", "--dir", str(cache), "--from", str(mirror)]) == 0
+    assert "1 installed, 0 already present, 0 failed" in capsys.readouterr().out
+    (mirror / "fakelib-1.0.0.tgz").write_bytes(b"corrupt")
+    assert main(["assets", "fetch", "--dir", str(cache), "--from", str(mirror), "--force"]) == 1
+    captured = capsys.readouterr()
+    assert "1 failed" in captured.out
+    assert "fakelib-1.0.0.tgz" in captured.err and "integrity mismatch" in captured.err

@@ -243,7 +243,7 @@ def test_sites_popup_numbers(health_es: str) -> None:
     assert spec["f"] == ["Puesto", "Ganancia marginal", "Frecuencia de selección"]
     assert [r[3:] for r in spec["r"]] == [
         ["Sitio &lt;A&gt;", "1", "45,00", "90 %"],
-        ["Sitio B", "2", "12,50", "55 %"],
+        ["=HYPERLINK(&quot;#x&quot;,&quot;clic&quot;)", "2", "12,50", "55 %"],
     ]
     assert "MCLP" in health_es
 
@@ -352,3 +352,25 @@ def test_suppressed_flag_from_producer_is_respected(
     props = {f["properties"]["n"]: f["properties"] for f in spec["fc"]["features"]}
     assert spec["s"][props["La Candelaria"]["s"]]["fillColor"] == maps.SUPPRESSED_COLOR
     assert props["La Candelaria"]["t"][0] == "suprimido (&lt; 10)"
+
+
+def test_cli_map(
+    inputs: ReportInputs,
+    bundle: AssetBundle,
+    minicity_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from maptables import write_analysis_dir
+
+    from geo_integration.cli import main
+
+    folder = write_analysis_dir(inputs, tmp_path / "analysis")
+    out = tmp_path / "maps"
+    args = ["map", str(folder), "--out", str(out), "--data-dir", str(minicity_dir)]
+    assert main([*args, "--lang", "en", "--service-type", "health"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["coverage_health.html", "overview.html"]
+    assert "coverage_health.html (0." in capsys.readouterr().out
+    assert main([*args, "--service-type", "dentist"]) == 1
+    assert "no results for service type 'dentist'" in capsys.readouterr().err
+    assert main([*args, "--lang", "fr"]) == 2
