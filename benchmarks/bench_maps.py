@@ -214,17 +214,51 @@ def naive_hex_mb(inputs: MapInputs) -> float:
     return len(fmap.get_root().render().encode()) / 1e6
 
 
-def timed(fn, *args, **kwargs) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+def timed(path: Path, fn, *args, **kwargs) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    """Render, write to ``path``, return (MB, seconds of rendering)."""
     start = time.perf_counter()
     page = fn(*args, **kwargs)
-    return len(page.encode()) / 1e6, time.perf_counter() - start
+    secs = time.perf_counter() - start
+    path.write_text(page, encoding="utf-8")
+    return len(page.encode()) / 1e6, secs
+
+
+def browser_load_s(path: Path) -> float | None:
+    """Seconds until the map is drawn in headless Chromium (network blocked); None if absent."""
+    if not Path("/usr/bin/chromium").is_file():
+        return None
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        ctx = pw.chromium.launch_persistent_context(
+            tempfile.mkdtemp(prefix="bench_chromium_"),
+            executable_path="/usr/bin/chromium",
+            headless=True,
+            args=["--no-sandbox", "--headless=new", "--disable-gpu", "--no-first-run"],
+            viewport={"width": 1280, "height": 900},
+        )
+        page = ctx.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.route(
+            "**/*",
+            lambda r: r.continue_() if r.request.url.startswith(("file:", "data:")) else r.abort(),
+        )
+        start = time.perf_counter()
+        page.goto(path.as_uri(), wait_until="load")
+        page.wait_for_function("() => window.GI_MAP !== undefined", timeout=120000)
+        secs = time.perf_counter() - start
+        ctx.close()
+    if errors:
+        print(f"  page errors: {errors}")
+    return secs
 
 
 def main() -> int:
     out = Path(tempfile.mkdtemp(prefix="bench_maps_"))
     print(f"# bench_maps (files in {out}); measured on a shared machine, figures indicative")
     empty = MapInputs(localities=load_localities())
-    mb, secs = timed(render_overview_map, empty)
+    mb, secs = timed(out / "boundaries_only.html", render_overview_map, empty)
     print(f"baseline: boundaries-only map (assets + localities): {mb:.2f} MB, {secs:.2f} s")
     for scenario, n in (("20k", 20_000), ("1M", 1_000_000)):
         start = time.perf_counter()
@@ -241,18 +275,23 @@ def main() -> int:
         print(
             f"  baseline naive folium.GeoJson migrants layer alone: {naive_hex_mb(inputs):.2f} MB"
         )
-        mb, secs = timed(render_overview_map, inputs)
+        overview = out / f"overview_{scenario}.html"
+        mb, secs = timed(overview, render_overview_map, inputs)
         share = f"{mb / budget:5.1%} of {budget:.0f} MB"
         print(f"  overview:                   {mb:6.2f} MB ({share}) in {secs:5.2f} s")
         worst = 0.0
         for st in TYPES[:3]:
-            mb, secs = timed(render_coverage_map, inputs, service_type=st)
+            path = out / f"coverage_{st}_{scenario}.html"
+            mb, secs = timed(path, render_coverage_map, inputs, service_type=st)
             worst = max(worst, mb)
             print(
                 f"  coverage {st:<16} {mb:6.2f} MB ({mb / budget:5.1%} of {budget:.0f} MB) "
                 f"in {secs:5.2f} s"
             )
         print(f"  largest map {worst:.2f} MB: {'within' if worst <= budget else 'OVER'} budget")
+        load = browser_load_s(overview)
+        if load is not None:
+            print(f"  overview drawn in headless Chromium (offline) in {load:.2f} s")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\npeak RSS {peak:.0f} MB")
     return 0

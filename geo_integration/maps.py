@@ -1287,7 +1287,12 @@ def write_maps(
     """
     check_lang(lang)
     out = Path(out_dir)
-    types = list(service_types) if service_types else inputs.service_types()
+    available = inputs.service_types()
+    types = list(service_types) if service_types else available
+    unknown = [st for st in types if st not in available]
+    if unknown:  # checked before writing anything
+        msg = f"no results for service type(s) {unknown!r}; available: {available!r}"
+        raise ConfigError(msg)
     options = {
         "lang": lang,
         "threshold": threshold,

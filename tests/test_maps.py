@@ -372,5 +372,15 @@ def test_cli_map(
     assert sorted(p.name for p in out.iterdir()) == ["coverage_health.html", "overview.html"]
     assert "coverage_health.html (0." in capsys.readouterr().out
     assert main([*args, "--service-type", "dentist"]) == 1
-    assert "no results for service type 'dentist'" in capsys.readouterr().err
+    assert "no results for service type(s) ['dentist']" in capsys.readouterr().err
     assert main([*args, "--lang", "fr"]) == 2
+
+
+def test_layer_names_from_data_are_escaped(inputs: ReportInputs, bundle: AssetBundle) -> None:
+    assert inputs.services is not None
+    services = inputs.services.assign(secretariat="Salud <img src=x onerror=alert(3)>")
+    changed = ReportInputs(**{**inputs.__dict__, "services": services})
+    page = maps.render_coverage_map(changed, service_type="health", assets=bundle)
+    assert "<img src=x onerror=alert(3)>" not in page
+    block = page[page.index("_layers = {") : page.index("L.control.layers(")]
+    assert '"Servicios: Salud \\u0026lt;img src=x onerror=alert(3)\\u0026gt;"' in block
