@@ -14,7 +14,7 @@ import html
 import itertools
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -224,6 +224,3 @@ def symbol_svg(shape: str, color: str, *, size: int = 16, text: str = "") -> str
         f'viewBox="0 0 20 20"><g fill="{esc(color)}" stroke="#fff" stroke-width="1.3">'
         f"{SHAPES.get(shape, SHAPES['circle'])}</g>{label}</svg>"
     )
-
-
-LazyPayload = Callable[[], Any]

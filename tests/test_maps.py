@@ -384,3 +384,11 @@ def test_layer_names_from_data_are_escaped(inputs: ReportInputs, bundle: AssetBu
     assert "<img src=x onerror=alert(3)>" not in page
     block = page[page.index("_layers = {") : page.index("L.control.layers(")]
     assert '"Servicios: Salud \\u0026lt;img src=x onerror=alert(3)\\u0026gt;"' in block
+
+
+def test_invalid_h3_cell_is_named(inputs: ReportInputs, bundle: AssetBundle) -> None:
+    assert inputs.hex_access is not None
+    bad_cells = inputs.hex_access.assign(h3_cell=["not-a-cell", *inputs.hex_access["h3_cell"][1:]])
+    bad = ReportInputs(**{**inputs.__dict__, "hex_access": bad_cells})
+    with pytest.raises(RenderError, match="invalid H3 cell 'not-a-cell'"):
+        maps.render_overview_map(bad, assets=bundle)
