@@ -392,3 +392,21 @@ def test_invalid_h3_cell_is_named(inputs: ReportInputs, bundle: AssetBundle) -> 
     bad = ReportInputs(**{**inputs.__dict__, "hex_access": bad_cells})
     with pytest.raises(RenderError, match="invalid H3 cell 'not-a-cell'"):
         maps.render_overview_map(bad, assets=bundle)
+
+
+@pytest.mark.shared_data
+def test_real_boundaries_are_simplified_and_searchable(
+    shared_data: Path, bundle: AssetBundle
+) -> None:
+    from geo_integration.loaders import load_localities, load_upz
+
+    inputs = MapInputs(localities=load_localities(shared_data), upz=load_upz(shared_data))
+    page = maps.render_overview_map(inputs, assets=bundle)
+    assert len(page.encode()) < 600_000  # assets ~0.2 MB + 20 localities + 116 UPZ
+    search = json.loads(re.search(r"GI\.search\(\w+, (.*)\);$", page, re.M).group(1))
+    names = [item[0] for item in search["items"]]
+    assert len(names) == 20 and "Ciudad Bolívar" in names and "La Candelaria" in names
+    upz = layer_payload(page, "polygons", "UPZ")
+    assert len(upz["fc"]["features"]) == len(inputs.upz)
+    coords = re.findall(r"-?\d+\.\d+", json.dumps(upz["fc"]["features"][0]["geometry"]))
+    assert all(len(c.split(".")[1]) <= 5 for c in coords)
