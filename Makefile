@@ -12,7 +12,7 @@ RESIDENTS ?= 20000
 OUT ?= out
 PYTEST_ARGS ?= -n 2
 
-.PHONY: demo test lint install install-dev
+.PHONY: demo test lint install install-dev assets
 
 $(VENV)/.installed: pyproject.toml requirements/constraints.txt
 	python3 -m venv $(VENV)
@@ -20,15 +20,21 @@ $(VENV)/.installed: pyproject.toml requirements/constraints.txt
 	$(PY) -m pip install -q -c requirements/constraints.txt -e '.[dev]'
 	touch $@
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed assets
 
-demo: $(VENV)/.installed
+# Map assets (Leaflet and plugins) from the npm registry, pinned and verified by sha512 in
+# geo_integration/resources/assets.toml, into $GEO_INTEGRATION_ASSETS (default
+# ~/.cache/geo_integration/assets). Never committed; the maps inline them.
+assets: $(VENV)/.installed
+	$(GI) assets fetch
+
+demo: $(VENV)/.installed assets
 	$(GI) data fetch $(if $(MIRROR),--from $(MIRROR))
 	$(GI) data check --no-checksums
 	$(GI) demo make demo_drop --residents $(RESIDENTS) --seed 1
 	$(GI) ingest demo_drop --store $(OUT)/store
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed assets
 	GEO_INTEGRATION_DATA=$${GEO_INTEGRATION_DATA:-$(MIRROR)} $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed

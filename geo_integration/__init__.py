@@ -47,6 +47,18 @@ _API: dict[str, str] = {
     "locality_allocation": "geo_integration.demo",
     "messy_addresses": "geo_integration.demo_addresses",
     "parse_official_labels": "geo_integration.demo_addresses",
+    "MapInputs": "geo_integration.render_inputs",
+    "ReportInputs": "geo_integration.render_inputs",
+    "load_analysis_dir": "geo_integration.render_inputs",
+    "build_coverage_map": "geo_integration.maps",
+    "build_overview_map": "geo_integration.maps",
+    "render_coverage_map": "geo_integration.maps",
+    "render_overview_map": "geo_integration.maps",
+    "write_maps": "geo_integration.maps",
+    "render_report_html": "geo_integration.report",
+    "write_report": "geo_integration.report",
+    "write_report_xlsx": "geo_integration.report",
+    "fetch_assets": "geo_integration.assets",
 }
 
 __all__ = ["__version__", *sorted(_API)]

@@ -179,6 +179,149 @@ def demo_make(
         click.echo(f"  {name}: {rows} rows")
 
 
+# --------------------------------------------------------------------------- maps and reports
+
+
+@cli.group("assets")
+def assets_group() -> None:
+    """Map assets (Leaflet and plugins, from the npm registry): fetch them once."""
+
+
+@assets_group.command("fetch")
+@click.option(
+    "--dir",
+    "cache_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Assets cache (default: $GEO_INTEGRATION_ASSETS, else ~/.cache/geo_integration/assets).",
+)
+@click.option(
+    "--from",
+    "source",
+    default=None,
+    metavar="DIR_OR_URL",
+    help="A folder (or base URL) holding the package tarballs, for machines without access "
+    "to the npm registry.",
+)
+@click.option("--force", is_flag=True, help="Download again even when present and intact.")
+def assets_fetch(cache_dir: Path | None, source: str | None, force: bool) -> None:
+    """Download the pinned map assets and verify their integrity (sha512)."""
+    from geo_integration.assets import fetch_assets
+
+    report = fetch_assets(cache_dir, source=source, force=force)
+    click.echo(
+        f"{report.directory}: {len(report.installed)} installed, "
+        f"{len(report.already_present)} already present, {len(report.failed)} failed"
+    )
+    for name, reason in report.failed.items():
+        click.echo(f"{name}: {reason}", err=True)
+    if not report.ok:
+        raise click.exceptions.Exit(EXIT_FAILURE)
+
+
+drop_argument = click.argument(
+    "drop", type=click.Path(exists=True, file_okay=False, path_type=Path)
+)
+lang_option = click.option(
+    "--lang",
+    type=click.Choice(["es", "en"]),
+    default="es",
+    show_default=True,
+    help="Language of the labels.",
+)
+
+
+@cli.command("map")
+@drop_argument
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("maps"),
+    show_default=True,
+    help="Folder for the HTML maps.",
+)
+@lang_option
+@click.option(
+    "--service-type",
+    "service_types",
+    multiple=True,
+    metavar="TYPE",
+    help="Only this service type (repeatable); default: every type with results.",
+)
+@click.option(
+    "--threshold",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Minutes of the coverage choropleth and unmet demand (default: 15 when computed).",
+)
+@click.option(
+    "--online-basemap",
+    is_flag=True,
+    help="Open on the OpenStreetMap basemap (needs internet; offline it falls back to the "
+    "plain background). By default the plain background is shown.",
+)
+@data_dir_option
+def map_command(
+    drop: Path,
+    out: Path,
+    lang: str,
+    service_types: tuple[str, ...],
+    threshold: int | None,
+    online_basemap: bool,
+    data_dir: Path | None,
+) -> None:
+    """Write the overview map and one coverage map per service type (offline HTML).
+
+    DROP is the analysis folder of a drop (see geo_integration.render_inputs).
+    """
+    from geo_integration.maps import write_maps
+    from geo_integration.render_inputs import load_analysis_dir
+
+    inputs = load_analysis_dir(drop, data_dir=data_dir)
+    paths = write_maps(
+        inputs,
+        out,
+        lang=lang,
+        service_types=list(service_types) or None,
+        threshold=threshold,
+        online_basemap=online_basemap,
+    )
+    for path in paths:
+        click.echo(f"{path} ({path.stat().st_size / 1e6:.2f} MB)")
+
+
+@cli.command("report")
+@drop_argument
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("report"),
+    show_default=True,
+    help="Folder for report.html and report.xlsx.",
+)
+@lang_option
+@click.option(
+    "--previous",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="Analysis folder of the previous drop, for what changed since it.",
+)
+@data_dir_option
+def report_command(
+    drop: Path, out: Path, lang: str, previous: Path | None, data_dir: Path | None
+) -> None:
+    """Write the drop's report: report.html (tables, charts) and report.xlsx.
+
+    DROP is the analysis folder of a drop (see geo_integration.render_inputs).
+    """
+    from geo_integration.render_inputs import load_analysis_dir
+    from geo_integration.report import write_report
+
+    inputs = load_analysis_dir(drop, data_dir=data_dir, previous=previous)
+    for path in write_report(inputs, out, lang=lang):
+        click.echo(str(path))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return its exit code (see the module docstring)."""
     try:
