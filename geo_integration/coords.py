@@ -130,6 +130,9 @@ def parse_numbers(
     text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
     missing = pc.is_null(text)
     text = _normalise_decimal(text, decimal)
+    fast = _fast_parse(text, missing)
+    if fast is not None:
+        return fast
     is_number = pc.fill_null(pc.match_substring_regex(text, _NUMBER), False)
     numbers = pc.cast(pc.if_else(is_number, text, pa.scalar(None, pa.string())), pa.float64())
     out = np.array(pc.fill_null(numbers, np.nan).to_numpy(zero_copy_only=False), dtype=float)
@@ -138,6 +141,19 @@ def parse_numbers(
     status[~np.isfinite(out) & (status == OK)] = NON_FINITE
     non_finite = pc.fill_null(pc.match_substring_regex(text, _NON_FINITE), False)
     status[np.asarray(non_finite.to_numpy(zero_copy_only=False), dtype=bool)] = NON_FINITE
+    status[np.asarray(missing.to_numpy(zero_copy_only=False), dtype=bool)] = MISSING
+    out[status != OK] = np.nan
+    return out, status
+
+
+def _fast_parse(text: Any, missing: Any) -> tuple[FloatArray, npt.NDArray[np.int8]] | None:
+    """Cast straight to float64 when every value is a plain number (the usual case)."""
+    try:
+        numbers = pc.cast(text, pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    out = np.array(pc.fill_null(numbers, np.nan).to_numpy(zero_copy_only=False), dtype=float)
+    status = np.where(np.isfinite(out), OK, NON_FINITE).astype(np.int8)
     status[np.asarray(missing.to_numpy(zero_copy_only=False), dtype=bool)] = MISSING
     out[status != OK] = np.nan
     return out, status

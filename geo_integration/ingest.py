@@ -233,13 +233,18 @@ def _capacity(chunk: RawChunk, st: _FileState, codes: Any, detail: Any) -> Any:
     return values
 
 
-def _duplicates(ids: Any, st: _FileState, codes: Any, detail: Any) -> None:
-    candidate = (codes == 0) & np.asarray(pc.is_valid(ids).to_numpy(zero_copy_only=False))
-    idx = np.nonzero(candidate)[0]
-    keys = ids.take(pa.array(idx)).to_pylist()
-    dup = np.zeros(len(idx), dtype=bool)
+def _duplicates(ids: Any, st: _FileState, codes: Any, detail: Any) -> npt.NDArray[np.object_]:
+    """Quarantine repeated ids; return the id of each row (``None`` where absent)."""
+    keys = np.array(ids.to_pylist(), dtype=object)
+    idx = np.nonzero((codes == 0) & pd.notna(keys))[0]
+    candidates = keys[idx].tolist()
     seen, new = st.seen, st.new_ids
-    for i, key in enumerate(keys):
+    distinct = set(candidates)
+    if len(distinct) == len(idx) and distinct.isdisjoint(seen) and distinct.isdisjoint(new):
+        new |= distinct  # the usual case, at C speed
+        return keys
+    dup = np.zeros(len(idx), dtype=bool)
+    for i, key in enumerate(candidates):
         if key in seen or key in new:
             dup[i] = True
         else:
@@ -247,20 +252,23 @@ def _duplicates(ids: Any, st: _FileState, codes: Any, detail: Any) -> None:
     mask = np.zeros(len(codes), dtype=bool)
     mask[idx[dup]] = True
     _mark(codes, detail, mask, "duplicate_id", repr(st.colmap.fields.get("id")))
+    return keys
 
 
-def _record_ids(ids: Any, rows: npt.NDArray[np.int64], st: _FileState) -> pa.Array:
+def _record_ids(
+    keys: npt.NDArray[np.object_], rows: npt.NDArray[np.int64], st: _FileState
+) -> pa.Array:
+    """Service ids as given, salted record ids for residences; file and row when absent."""
     from geo_integration.privacy import salted_ids
 
+    missing = pd.isna(keys)
+    if missing.any():
+        mark = ":" if st.kind == SERVICES else "\x00#"
+        keys = keys.copy()
+        keys[missing] = [f"{st.rel}{mark}{r}" for r in rows[missing].tolist()]
     if st.kind == SERVICES:
-        fallback = pa.array([f"{st.rel}:{r}" for r in rows.tolist()], type=pa.string())
-        return pc.coalesce(ids, fallback)
-    given = ids.to_pylist()
-    keys = [
-        v if v is not None else f"\x00{st.rel}#{r}"
-        for v, r in zip(given, rows.tolist(), strict=True)
-    ]
-    return pa.array(salted_ids(keys, st.salt), type=pa.string())
+        return pa.array(keys, type=pa.string())
+    return pa.array(salted_ids(keys.tolist(), st.salt), type=pa.string())
 
 
 def _process_chunk(chunk: RawChunk, st: _FileState) -> None:
@@ -284,8 +292,9 @@ def _process_chunk(chunk: RawChunk, st: _FileState) -> None:
         if st.kind == RESIDENCES
         else {"capacity": _capacity(chunk, st, codes, detail)}
     )
-    _duplicates(text["id"], st, codes, detail)
+    keys = _duplicates(text["id"], st, codes, detail)
     keep = codes == 0
+    numbers["keys"] = keys
     st.accepted.append(_accepted(chunk, st, keep, text, numbers, lon, lat, valid))
     st.quarantine.append(_quarantined(chunk, st, ~keep, codes, detail))
     st.pending_geocoding += int((keep & ~valid).sum())
@@ -306,7 +315,7 @@ def _accepted(
     count = len(rows)
     id_column = "record_id" if st.kind == RESIDENCES else "service_id"
     out: dict[str, Any] = {
-        id_column: _record_ids(text["id"].filter(mask), rows, st),
+        id_column: _record_ids(numbers.pop("keys")[keep], rows, st),
         "source_file": pa.repeat(pa.scalar(st.rel), count),
         "source_row": pa.array(rows, type=pa.int64()),
     }
@@ -703,49 +712,64 @@ _SCHEMAS: dict[str, dict[str, pa.DataType]] = {
 }
 
 
-def _assemble(kind: str, results: list[_FileResult]) -> pd.DataFrame:
+def _assemble(kind: str, results: list[_FileResult]) -> pa.Table:
     parts = [t for r in results if r.entry["kind"] == kind for t in r.accepted]
     schema = _SCHEMAS[kind]
     if parts:
         table = pa.concat_tables(parts, promote_options="permissive")
     else:
         table = pa.table({name: pa.array([], type=t) for name, t in schema.items()})
-    frame = table.to_pandas()
-    order = [*schema, *(c for c in frame.columns if c not in schema)]
-    frame = frame[order]
-    frame["loc_code_given"] = _given_localities(frame["localidad"])
-    return frame
+    table = table.select([*schema, *(c for c in table.column_names if c not in schema)])
+    return table.append_column("loc_code_given", _given_localities(table.column("localidad")))
 
 
-def _given_localities(names: pd.Series) -> pd.Series:
+def _given_localities(names: pa.ChunkedArray) -> pa.Array:
+    """Locality code of each given locality name (null where unknown), vectorised."""
     from geo_integration.localities import locality_code
 
-    unique = names.dropna().unique()
-    codes = {name: locality_code(name) for name in unique}
-    return names.map(codes).astype(object).where(names.notna(), None)
+    unique = pc.unique(names).drop_null()
+    codes = pa.array([locality_code(v) for v in unique.to_pylist()], type=pa.string())
+    return pc.take(codes, pc.index_in(names, value_set=unique)).combine_chunks()
 
 
-def _geocode(tables: dict[str, pd.DataFrame], geocoder: Geocoder | None) -> dict[str, Any]:
-    pending = {
-        kind: t.index[(t["coord_source"] == "none") & t["address"].notna()]
-        for kind, t in tables.items()
-    }
+def _numbers(table: pa.Table, name: str) -> npt.NDArray[np.float64]:
+    return np.array(
+        pc.fill_null(table.column(name), np.nan).to_numpy(zero_copy_only=False), dtype=float
+    )
+
+
+def _put(table: pa.Table, name: str, values: Any) -> pa.Table:
+    """Set (or add) column ``name``."""
+    array = values if isinstance(values, pa.Array | pa.ChunkedArray) else pa.array(values)
+    if name in table.column_names:
+        return table.set_column(table.column_names.index(name), name, array)
+    return table.append_column(name, array)
+
+
+def _pending(table: pa.Table) -> npt.NDArray[np.int64]:
+    none = pc.equal(table.column("coord_source"), "none")
+    mask = pc.and_(none, pc.is_valid(table.column("address")))
+    return np.nonzero(np.asarray(mask.to_numpy(zero_copy_only=False), dtype=bool))[0]
+
+
+def _geocode(tables: dict[str, pa.Table], geocoder: Geocoder | None) -> dict[str, Any]:
+    pending = {kind: _pending(t) for kind, t in tables.items()}
     total = sum(len(p) for p in pending.values())
     if geocoder is None:
         return {"done": False, "pending": total}
-    addresses = pd.concat(
-        [tables[k].loc[pending[k], "address"] for k in (RESIDENCES, SERVICES)],
-        ignore_index=True,
-    ).astype(object)
+    values: list[Any] = []
+    for kind in (RESIDENCES, SERVICES):
+        values += tables[kind].column("address").take(pa.array(pending[kind])).to_pylist()
+    addresses = pd.Series(values, dtype=object, name="address")
     result = geocoder(addresses) if total else pd.DataFrame(columns=list(_GEOCODE_COLUMNS))
     _check_geocoded(result, addresses)
-    matched = 0
-    start = 0
+    matched, start = 0, 0
     for kind in (RESIDENCES, SERVICES):
-        table, index = tables[kind], pending[kind]
-        part = result.iloc[start : start + len(index)]
-        start += len(index)
-        matched += _apply_geocoded(table, index, part)
+        rows = pending[kind]
+        part = result.iloc[start : start + len(rows)]
+        start += len(rows)
+        tables[kind], hits = _apply_geocoded(tables[kind], rows, part)
+        matched += hits
     return {"done": True, "requested": total, "matched": matched}
 
 
@@ -765,23 +789,35 @@ def _check_geocoded(result: object, addresses: pd.Series) -> None:
         raise GeocodeError(msg)
 
 
-def _apply_geocoded(table: pd.DataFrame, index: pd.Index, part: pd.DataFrame) -> int:
-    for column in ("match_level", "matched_address"):
-        table[column] = pd.Series(None, index=table.index, dtype=object)
-    table["confidence"] = np.nan
-    if not len(index):
-        return 0
+def _apply_geocoded(
+    table: pa.Table, rows: npt.NDArray[np.int64], part: pd.DataFrame
+) -> tuple[pa.Table, int]:
+    n = table.num_rows
     lat = pd.to_numeric(part["lat"], errors="coerce").to_numpy(dtype=float)
     lon = pd.to_numeric(part["lon"], errors="coerce").to_numpy(dtype=float)
     hit = np.isfinite(lat) & np.isfinite(lon)
-    rows = index[hit]
-    table.loc[rows, "lat"] = lat[hit]
-    table.loc[rows, "lon"] = lon[hit]
-    table.loc[rows, "coord_source"] = "geocoded"
-    table.loc[index, "match_level"] = part["match_level"].astype(object).to_numpy()
-    table.loc[index, "matched_address"] = part["matched_address"].astype(object).to_numpy()
-    table.loc[index, "confidence"] = pd.to_numeric(part["confidence"], errors="coerce").to_numpy()
-    return int(hit.sum())
+    lons, lats = _numbers(table, "lon"), _numbers(table, "lat")
+    lons[rows[hit]], lats[rows[hit]] = lon[hit], lat[hit]
+    source = np.array(table.column("coord_source").to_pylist(), dtype=object)
+    source[rows[hit]] = "geocoded"
+    level = np.full(n, None, dtype=object)
+    matched = np.full(n, None, dtype=object)
+    confidence = np.full(n, np.nan)
+    level[rows] = part["match_level"].astype(object).where(part["match_level"].notna(), None)
+    matched[rows] = (
+        part["matched_address"].astype(object).where(part["matched_address"].notna(), None)
+    )
+    confidence[rows] = pd.to_numeric(part["confidence"], errors="coerce").to_numpy(dtype=float)
+    for name, values in (
+        ("lon", lons),
+        ("lat", lats),
+        ("coord_source", pa.array(source, type=pa.string())),
+        ("match_level", pa.array(level, type=pa.string())),
+        ("confidence", confidence),
+        ("matched_address", pa.array(matched, type=pa.string())),
+    ):
+        table = _put(table, name, values)
+    return table, int(hit.sum())
 
 
 def _boundaries(data_dir: str | os.PathLike[str] | None) -> tuple[Any, Any] | None:
@@ -800,71 +836,93 @@ def _boundaries(data_dir: str | os.PathLike[str] | None) -> tuple[Any, Any] | No
 
 
 def locate_in_polygons(
-    lon: npt.NDArray[np.float64], lat: npt.NDArray[np.float64], polygons: Any, code: str
+    lon: npt.NDArray[np.float64],
+    lat: npt.NDArray[np.float64],
+    polygons: Any,
+    code: str,
+    *,
+    order: npt.NDArray[np.intp] | None = None,
 ) -> npt.NDArray[np.object_]:
     """Code of the first polygon (in table order) that contains each point, else ``None``.
 
-    Exact (prepared point-in-polygon, boundary points are outside, as with ``within``) and
-    fast: points are sorted by longitude once, so each polygon only tests the points of its
-    bounding box.
+    Exact (prepared point-in-polygon; points on a boundary are outside, as with ``within``)
+    and fast: points are sorted by longitude once (``order``, reusable across layers), so
+    each polygon only tests the points of its bounding box, in contiguous slices.
     """
     import shapely
 
-    out = np.full(len(lon), None, dtype=object)
-    ok = np.nonzero(np.isfinite(lon) & np.isfinite(lat))[0]
-    order = ok[np.argsort(lon[ok], kind="stable")]
-    lon_sorted = lon[order]
-    for value, geom in zip(polygons[code].tolist(), polygons.geometry, strict=True):
+    if order is None:
+        order = longitude_order(lon, lat)
+    lon_s, lat_s = lon[order], lat[order]
+    found = np.full(len(order), -1, dtype=np.int32)
+    values = polygons[code].tolist()
+    for i, geom in enumerate(polygons.geometry):
         if geom is None or geom.is_empty:
             continue
         minx, miny, maxx, maxy = geom.bounds
-        lo = np.searchsorted(lon_sorted, minx, side="left")
-        hi = np.searchsorted(lon_sorted, maxx, side="right")
-        cand = order[lo:hi]
-        cand = cand[(lat[cand] >= miny) & (lat[cand] <= maxy)]
-        cand = cand[pd.isna(out[cand])]
-        if len(cand):
+        lo = int(np.searchsorted(lon_s, minx, side="left"))
+        hi = int(np.searchsorted(lon_s, maxx, side="right"))
+        part = slice(lo, hi)
+        sel = (lat_s[part] >= miny) & (lat_s[part] <= maxy) & (found[part] < 0)
+        idx = np.nonzero(sel)[0] + lo
+        if len(idx):
             shapely.prepare(geom)
-            inside = shapely.contains_xy(geom, lon[cand], lat[cand])
-            out[cand[inside]] = value
+            inside = shapely.contains_xy(geom, lon_s[idx], lat_s[idx])
+            found[idx[inside]] = i
+    out = np.full(len(lon), None, dtype=object)
+    labels = np.array([*values, None], dtype=object)
+    out[order] = labels[found]  # -1 picks the trailing None
     return out
 
 
+def longitude_order(lon: npt.NDArray[np.float64], lat: npt.NDArray[np.float64]) -> Any:
+    """Indices of the finite points sorted by longitude (for :func:`locate_in_polygons`)."""
+    ok = np.nonzero(np.isfinite(lon) & np.isfinite(lat))[0]
+    return ok[np.argsort(lon[ok], kind="stable")]
+
+
 def _assign_areas(
-    tables: dict[str, pd.DataFrame], data_dir: str | os.PathLike[str] | None
+    tables: dict[str, pa.Table], data_dir: str | os.PathLike[str] | None
 ) -> dict[str, Any]:
     from geo_integration.geo import BOGOTA_BBOX, WGS84
 
     loaded = _boundaries(data_dir)
-    for table in tables.values():
-        lon, lat = table["lon"].to_numpy(float), table["lat"].to_numpy(float)
+    for kind, table in tables.items():
+        lon, lat = _numbers(table, "lon"), _numbers(table, "lat")
         has_point = np.isfinite(lon) & np.isfinite(lat)
         if loaded is None:
-            table["outside_bogota"] = has_point & ~in_region(lon, lat, bbox=BOGOTA_BBOX)
-            continue
-        localities, upz = loaded
-        table["loc_code"] = locate_in_polygons(lon, lat, localities.to_crs(WGS84), "loc_code")
-        if upz is not None:
-            table["upz_code"] = locate_in_polygons(lon, lat, upz.to_crs(WGS84), "upz_code")
-        table["outside_bogota"] = has_point & pd.isna(table["loc_code"]).to_numpy()
+            outside = has_point & ~in_region(lon, lat, bbox=BOGOTA_BBOX)
+        else:
+            localities, upz = loaded
+            order = longitude_order(lon, lat)
+            codes = locate_in_polygons(lon, lat, localities.to_crs(WGS84), "loc_code", order=order)
+            table = _put(table, "loc_code", pa.array(codes, type=pa.string()))
+            if upz is not None:
+                upz_codes = locate_in_polygons(lon, lat, upz.to_crs(WGS84), "upz_code", order=order)
+                table = _put(table, "upz_code", pa.array(upz_codes, type=pa.string()))
+            outside = has_point & pd.isna(codes)
+        tables[kind] = _put(table, "outside_bogota", pa.array(outside, type=pa.bool_()))
     return {"assigned": loaded is not None, "upz": loaded is not None and loaded[1] is not None}
 
 
-def _per_file_area_counts(results: list[_FileResult], tables: dict[str, pd.DataFrame]) -> None:
+def _per_file_area_counts(results: list[_FileResult], tables: dict[str, pa.Table]) -> None:
     for kind, table in tables.items():
-        by_file = table.groupby("source_file", sort=False)
+        columns = ["source_file", "outside_bogota", "localidad", "loc_code_given"]
+        if "loc_code" in table.column_names:
+            columns.append("loc_code")
+        frame = table.select(columns).to_pandas()
+        by_file = frame.groupby("source_file", sort=False, observed=True)
         outside = by_file["outside_bogota"].sum()
         unknown = (
-            (table["localidad"].notna() & table["loc_code_given"].isna())
-            .groupby(table["source_file"])
+            (frame["localidad"].notna() & frame["loc_code_given"].isna())
+            .groupby(frame["source_file"])
             .sum()
         )
-        if "loc_code" in table.columns:
-            both = table["loc_code"].notna() & table["loc_code_given"].notna()
-            differ = both & (table["loc_code"] != table["loc_code_given"])
-            disagree = differ.groupby(table["source_file"]).sum()
-        else:
-            disagree = None
+        disagree = None
+        if "loc_code" in frame.columns:
+            both = frame["loc_code"].notna() & frame["loc_code_given"].notna()
+            differ = both & (frame["loc_code"] != frame["loc_code_given"])
+            disagree = differ.groupby(frame["source_file"]).sum()
         for result in results:
             entry = result.entry
             if entry["kind"] != kind or not result.ingested:
@@ -879,7 +937,7 @@ def _per_file_area_counts(results: list[_FileResult], tables: dict[str, pd.DataF
 # ------------------------------------------------------------------------------ writing
 
 
-def _totals(results: list[_FileResult], tables: dict[str, pd.DataFrame]) -> dict[str, Any]:
+def _totals(results: list[_FileResult], tables: dict[str, pa.Table]) -> dict[str, Any]:
     reasons: Counter[str] = Counter()
     for r in results:
         reasons.update(r.entry["quarantine_reasons"])
@@ -888,22 +946,12 @@ def _totals(results: list[_FileResult], tables: dict[str, pd.DataFrame]) -> dict
         "files_ingested": sum(r.ingested for r in results),
         "files_with_errors": sum(bool(r.entry["errors"]) for r in results),
         "rows_read": sum(r.entry["rows_read"] for r in results),
-        "residences": len(tables[RESIDENCES]),
-        "services": len(tables[SERVICES]),
-        "people": int(tables[RESIDENCES]["household_size"].sum()),
+        "residences": tables[RESIDENCES].num_rows,
+        "services": tables[SERVICES].num_rows,
+        "people": int(pc.sum(tables[RESIDENCES].column("household_size")).as_py() or 0),
         "quarantined": sum(r.entry["rows_quarantined"] for r in results),
         "quarantine_reasons": dict(sorted(reasons.items())),
     }
-
-
-def _geodata(table: pd.DataFrame) -> Any:
-    import geopandas as gpd
-    import shapely
-
-    lon, lat = table["lon"].to_numpy(float), table["lat"].to_numpy(float)
-    points = shapely.points(lon, lat)
-    points[~(np.isfinite(lon) & np.isfinite(lat))] = None
-    return gpd.GeoDataFrame(table, geometry=points, crs="EPSG:4326")
 
 
 def report_text(report: dict[str, Any]) -> str:
@@ -948,14 +996,22 @@ def _write(
     root: Path,
     hashes: dict[str, dict[str, Any]],
     results: list[_FileResult],
-    tables: dict[str, pd.DataFrame],
+    tables: dict[str, pa.Table],
     extra: dict[str, Any],
     config: DropConfig,
     store: StoreArg,
 ) -> Drop:
+    import pyarrow.parquet as pq
+
     from geo_integration import __version__
     from geo_integration.fileio import atomic_path, write_text
-    from geo_integration.store import commit_drop, discard_staging, staging_dir, write_json
+    from geo_integration.store import (
+        commit_drop,
+        discard_staging,
+        staging_dir,
+        write_json,
+        write_points_parquet,
+    )
 
     created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     totals = _totals(results, tables)
@@ -984,10 +1040,9 @@ def _write(
     staging = staging_dir(digest, store=store)
     try:
         for kind, table in tables.items():
-            with atomic_path(staging / f"{kind}.parquet") as tmp:
-                _geodata(table).to_parquet(tmp)
+            write_points_parquet(table, staging / f"{kind}.parquet")
         with atomic_path(staging / "quarantine.parquet") as tmp:
-            _quarantine_table(quarantine).to_pandas().to_parquet(tmp)
+            pq.write_table(_quarantine_table(quarantine), tmp)
         write_json(staging / "report.json", report)
         write_text(staging / "report.txt", report_text(report))
         write_json(staging / "manifest.json", manifest)

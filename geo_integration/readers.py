@@ -385,24 +385,31 @@ def _arrow_encoding(encoding: str | None) -> str:
     return str(encoding)
 
 
+def _blank(column: Any) -> npt.NDArray[np.bool_]:
+    import pyarrow.compute as pc
+
+    empty = pc.fill_null(pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(column)), 0), True)
+    return np.asarray(empty.to_numpy(zero_copy_only=False), dtype=np.bool_)
+
+
 def _drop_blank(
     table: pa.Table, rows: npt.NDArray[np.int64], malformed: list[MalformedRow] | None = None
 ) -> RawChunk:
-    import pyarrow.compute as pc
-
+    """Drop the rows whose every value is empty (they are not counted as read)."""
     if table.num_columns == 0 or table.num_rows == 0:
         return RawChunk(table, rows.astype(np.int64), malformed=malformed or [])
-    empty = None
-    for col in table.columns:
-        blank = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(col)), 0)
-        blank = pc.fill_null(blank, True)
-        empty = blank if empty is None else pc.and_(empty, blank)
-    mask: npt.NDArray[np.bool_] = np.asarray(empty.to_numpy(zero_copy_only=False), dtype=np.bool_)  # type: ignore[union-attr]
-    if mask.any():
-        table = table.filter(pa.array(~mask))
-        rows = rows[~mask]
+    candidates = np.nonzero(_blank(table.column(0)))[0]
+    for column in table.columns[1:]:
+        if not len(candidates):
+            break
+        candidates = candidates[_blank(column.take(pa.array(candidates)))]
+    if len(candidates):
+        keep = np.ones(table.num_rows, dtype=bool)
+        keep[candidates] = False
+        table = table.filter(pa.array(keep))
+        rows = rows[keep]
     return RawChunk(
-        table, rows.astype(np.int64), malformed=malformed or [], blank_rows=int(mask.sum())
+        table, rows.astype(np.int64), malformed=malformed or [], blank_rows=len(candidates)
     )
 
 

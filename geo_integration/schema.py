@@ -603,25 +603,36 @@ def _best_column(name: str, columns: list[str], keys: dict[str, str]) -> list[st
 _CONTROL = r"[\x00-\x08\x0B\x0C\x0E-\x1F\x7F]"
 _FORMULA = r"^\s*[=+\-@].*[(|!]"
 _MARKUP = r"(?i)(<\s*/?\s*[a-z][^<>]*>|javascript\s*:)"
-_TEXT_CHECKS = ("field_too_long", "control_characters", "formula_injection", "markup_in_text")
+# any value that one of the three patterns could match holds one of these
+_SUSPECT = r"(?i)([\x00-\x08\x0B\x0C\x0E-\x1F\x7F<]|^\s*[=+\-@]|javascript)"
+
+
+def _mask(values: Any) -> npt.NDArray[np.bool_]:
+    return np.asarray(pc.fill_null(values, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def text_problems(values: pa.Array | pa.ChunkedArray) -> dict[str, npt.NDArray[np.bool_]]:
     """Vectorised checks of one text column: reason -> boolean mask.
 
     Nulls pass every check. The reasons are ``field_too_long``, ``control_characters``,
-    ``formula_injection`` and ``markup_in_text`` (see the module docstring).
+    ``formula_injection`` and ``markup_in_text`` (see the module docstring). One pass finds
+    the few suspect values; only those are matched against each pattern.
     """
-    checks = {
-        "field_too_long": pc.greater(pc.utf8_length(values), MAX_FIELD_CHARS),
-        "control_characters": pc.match_substring_regex(values, _CONTROL),
-        "formula_injection": pc.match_substring_regex(values, _FORMULA),
-        "markup_in_text": pc.match_substring_regex(values, _MARKUP),
+    n = len(values)
+    out = {"field_too_long": _mask(pc.greater(pc.utf8_length(values), MAX_FIELD_CHARS))}
+    suspect = np.nonzero(_mask(pc.match_substring_regex(values, _SUSPECT)))[0]
+    patterns = {
+        "control_characters": _CONTROL,
+        "formula_injection": _FORMULA,
+        "markup_in_text": _MARKUP,
     }
-    return {
-        reason: np.asarray(pc.fill_null(mask, False).to_numpy(zero_copy_only=False), dtype=bool)
-        for reason, mask in checks.items()
-    }
+    subset = values.take(pa.array(suspect, type=pa.int64()))
+    for reason, pattern in patterns.items():
+        mask = np.zeros(n, dtype=bool)
+        if len(suspect):
+            mask[suspect] = _mask(pc.match_substring_regex(subset, pattern))
+        out[reason] = mask
+    return out
 
 
 def reason_codes() -> dict[str, int]:

@@ -32,7 +32,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
 
 from geo_integration.config import resolve_store_dir
 from geo_integration.errors import StoreError
@@ -258,6 +261,68 @@ def commit_drop(staging: Path, drop_id: str, digest: str, *, store: StoreArg = N
 def discard_staging(staging: Path) -> None:
     """Remove a staging folder after a failed ingest."""
     shutil.rmtree(staging, ignore_errors=True)
+
+
+def _point_wkb(lon: npt.NDArray[np.float64], lat: npt.NDArray[np.float64]) -> pa.Array:
+    """WKB points (little-endian, 21 bytes each) built with numpy; null where not finite."""
+    n = len(lon)
+    ok = np.isfinite(lon) & np.isfinite(lat)
+    record = np.zeros(n, dtype=[("order", "u1"), ("type", "<u4"), ("x", "<f8"), ("y", "<f8")])
+    record["order"], record["type"], record["x"], record["y"] = 1, 1, lon, lat
+    binary, offset_type = (
+        (pa.binary(), np.int32) if n < 100_000_000 else (pa.large_binary(), np.int64)
+    )
+    offsets = np.arange(n + 1, dtype=offset_type) * record.dtype.itemsize
+    validity = pa.py_buffer(np.packbits(ok, bitorder="little").tobytes())
+    return pa.Array.from_buffers(
+        binary,
+        n,
+        [validity, pa.py_buffer(offsets.tobytes()), pa.py_buffer(record.tobytes())],
+        null_count=int(n - ok.sum()),
+    )
+
+
+def _wgs84_projjson() -> dict[str, Any]:
+    from pyproj import CRS
+
+    return dict(CRS.from_epsg(4326).to_json_dict())
+
+
+def write_points_parquet(frame: pd.DataFrame | pa.Table, path: Path) -> None:
+    """Write ``frame`` (DataFrame or Arrow table) as GeoParquet, points from ``lon``/``lat``.
+
+    The points (EPSG:4326, WKB encoding) are built with numpy, not shapely: writing a million
+    points takes a fraction of a second. Rows without finite coordinates get a null geometry.
+    """
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from geo_integration.fileio import atomic_path
+
+    table = (
+        frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False)
+    )
+    lon = np.asarray(pc.fill_null(table.column("lon"), np.nan).to_numpy(), dtype=float)
+    lat = np.asarray(pc.fill_null(table.column("lat"), np.nan).to_numpy(), dtype=float)
+    table = table.append_column("geometry", _point_wkb(lon, lat))
+    ok = np.isfinite(lon) & np.isfinite(lat)
+    bbox = (
+        [float(lon[ok].min()), float(lat[ok].min()), float(lon[ok].max()), float(lat[ok].max())]
+        if ok.any()
+        else []
+    )
+    column: dict[str, Any] = {
+        "encoding": "WKB",
+        "geometry_types": ["Point"],
+        "crs": _wgs84_projjson(),
+    }
+    if bbox:
+        column["bbox"] = bbox
+    geo = {"version": "1.0.0", "primary_column": "geometry", "columns": {"geometry": column}}
+    metadata = dict(table.schema.metadata or {})
+    metadata[b"geo"] = json.dumps(geo).encode("utf-8")
+    with atomic_path(path) as tmp:
+        pq.write_table(table.replace_schema_metadata(metadata), tmp)
 
 
 # ------------------------------------------------------------------------------- reading
