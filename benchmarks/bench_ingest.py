@@ -106,11 +106,17 @@ def baseline(csv_path: Path) -> float:
     return time.perf_counter() - start
 
 
+def _verdict(ok: bool) -> str:
+    return "ok" if ok else "MISSED"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--data-dir", default=None, help="reference data (default: resolved)")
-    parser.add_argument("--child", nargs=3, metavar=("DROP", "STORE", "DATA"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--child", nargs=3, metavar=("DROP", "STORE", "DATA"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     if args.child:
         child(*args.child)
@@ -125,7 +131,8 @@ def main() -> None:
         start = time.perf_counter()
         drop = make_drop(root / "drop", args.rows)
         size = (drop / "residentes.csv").stat().st_size
-        print(f"drop: {args.rows:,} rows, {size / 1e6:.1f} MB CSV (made in {time.perf_counter() - start:.1f} s)")
+        made = time.perf_counter() - start
+        print(f"drop: {args.rows:,} rows, {size / 1e6:.1f} MB CSV (made in {made:.1f} s)")
         base = baseline(drop / "residentes.csv")
         print(f"baseline pyarrow.csv.read_csv (text): {base:.2f} s, {args.rows / base:,.0f} rows/s")
         runs = [("without areas", "")]
@@ -139,9 +146,9 @@ def main() -> None:
             peak = result["peak_bytes"]
             print(
                 f"ingest {label}: {result['seconds']:.2f} s, {rate:,.0f} rows/s "
-                f"(target {TARGET_ROWS_PER_S:,}: {'ok' if rate >= TARGET_ROWS_PER_S else 'MISSED'}), "
+                f"(target {TARGET_ROWS_PER_S:,}: {_verdict(rate >= TARGET_ROWS_PER_S)}), "
                 f"peak {peak / 1024**2:,.0f} MB "
-                f"(target < 2 GB: {'ok' if peak < TARGET_PEAK_BYTES else 'MISSED'}), "
+                f"(target < 2 GB: {_verdict(peak < TARGET_PEAK_BYTES)}), "
                 f"{result['seconds'] / base:.1f}x baseline; accepted {result['residences']:,}, "
                 f"quarantined {result['quarantined']:,}"
             )
