@@ -1013,7 +1013,7 @@ def _write(
         write_points_parquet,
     )
 
-    created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    created = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
     totals = _totals(results, tables)
     report = {
         "drop_id": drop_id,
