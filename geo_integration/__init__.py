@@ -36,6 +36,13 @@ _API: dict[str, str] = {
     "load_hospitals": "geo_integration.loaders",
     "load_supercade": "geo_integration.loaders",
     "load_migration_figures": "geo_integration.loaders",
+    "ingest_drop": "geo_integration.ingest",
+    "resolve_drop": "geo_integration.ingest",
+    "Drop": "geo_integration.store",
+    "open_drop": "geo_integration.store",
+    "list_drops": "geo_integration.store",
+    "compare_drops": "geo_integration.store",
+    "QUARANTINE_REASONS": "geo_integration.schema",
 }
 
 __all__ = ["__version__", *sorted(_API)]

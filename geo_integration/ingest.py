@@ -235,7 +235,7 @@ def _capacity(chunk: RawChunk, st: _FileState, codes: Any, detail: Any) -> Any:
 
 def _duplicates(ids: Any, st: _FileState, codes: Any, detail: Any) -> npt.NDArray[np.object_]:
     """Quarantine repeated ids; return the id of each row (``None`` where absent)."""
-    keys = np.array(ids.to_pylist(), dtype=object)
+    keys = np.asarray(ids.to_numpy(zero_copy_only=False), dtype=object)
     idx = np.nonzero((codes == 0) & pd.notna(keys))[0]
     candidates = keys[idx].tolist()
     seen, new = st.seen, st.new_ids
@@ -259,7 +259,7 @@ def _record_ids(
     keys: npt.NDArray[np.object_], rows: npt.NDArray[np.int64], st: _FileState
 ) -> pa.Array:
     """Service ids as given, salted record ids for residences; file and row when absent."""
-    from geo_integration.privacy import salted_ids
+    from geo_integration.privacy import salted_id_array
 
     missing = pd.isna(keys)
     if missing.any():
@@ -268,7 +268,7 @@ def _record_ids(
         keys[missing] = [f"{st.rel}{mark}{r}" for r in rows[missing].tolist()]
     if st.kind == SERVICES:
         return pa.array(keys, type=pa.string())
-    return pa.array(salted_ids(keys.tolist(), st.salt), type=pa.string())
+    return salted_id_array(keys.tolist(), st.salt)
 
 
 def _process_chunk(chunk: RawChunk, st: _FileState) -> None:

@@ -282,6 +282,15 @@ def _point_wkb(lon: npt.NDArray[np.float64], lat: npt.NDArray[np.float64]) -> pa
     )
 
 
+# Columns with few distinct values (dictionary-encoded) and columns worth min/max statistics;
+# skipping the rest (ids, addresses, WKB) halves the write time of a million rows.
+_DICTIONARY_COLUMNS = {
+    "source_file", "localidad", "barrio", "upz", "coord_source", "loc_code_given", "loc_code",
+    "upz_code", "secretariat", "service_type", "match_level",
+}  # fmt: skip
+_STATISTICS_COLUMNS = {"source_row", "lon", "lat", "household_size", "capacity"}
+
+
 def _wgs84_projjson() -> dict[str, Any]:
     from pyproj import CRS
 
@@ -322,7 +331,12 @@ def write_points_parquet(frame: pd.DataFrame | pa.Table, path: Path) -> None:
     metadata = dict(table.schema.metadata or {})
     metadata[b"geo"] = json.dumps(geo).encode("utf-8")
     with atomic_path(path) as tmp:
-        pq.write_table(table.replace_schema_metadata(metadata), tmp)
+        pq.write_table(
+            table.replace_schema_metadata(metadata),
+            tmp,
+            use_dictionary=[c for c in table.column_names if c in _DICTIONARY_COLUMNS],
+            write_statistics=[c for c in table.column_names if c in _STATISTICS_COLUMNS],
+        )
 
 
 # ------------------------------------------------------------------------------- reading
