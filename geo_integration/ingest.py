@@ -640,20 +640,39 @@ def ingest_drop(
         log.info("drop already in the store as %s; nothing to do", existing.drop_id)
         return existing
     ctx = _Context(config, store_salt(store), {RESIDENCES: set(), SERVICES: set()}, chunk_rows)
+    clock = _Clock()
     results = _ingest_files(root, files, links, config, ctx)
+    clock.lap("read and checked %d files", len(results))
     if not any(r.ingested for r in results):
         lines = "; ".join(e for r in results for e in r.entry["errors"] or ["nothing to read"])
         msg = f"nothing in {str(root)!r} could be ingested: {lines}"
         raise DropError(msg)
     tables = {kind: _assemble(kind, results) for kind in (RESIDENCES, SERVICES)}
-    extra = {
-        "geocoding": _geocode(tables, geocoder),
-        "areas": _assign_areas(tables, data_dir),
-    }
+    extra = {"geocoding": _geocode(tables, geocoder)}
+    clock.lap("geocoding: %s", extra["geocoding"])
+    extra["areas"] = _assign_areas(tables, data_dir)
     _per_file_area_counts(results, tables)
+    clock.lap("areas: %s", extra["areas"])
     when = date or config.date or dt.date.today()
     drop_id = f"{when:%Y%m%d}-{digest[:12]}"
-    return _write(drop_id, digest, root, hashes, results, tables, extra, config, store)
+    drop = _write(drop_id, digest, root, hashes, results, tables, extra, config, store)
+    clock.lap("wrote %s", drop.path)
+    return drop
+
+
+class _Clock:
+    """Logs the time of each stage (``-v`` on the command line shows it)."""
+
+    def __init__(self) -> None:
+        import time
+
+        self._now = time.perf_counter
+        self._last = self._now()
+
+    def lap(self, message: str, *args: object) -> None:
+        now = self._now()
+        log.info(message + " (%.2f s)", *args, now - self._last)
+        self._last = now
 
 
 def _ingest_files(
