@@ -854,28 +854,75 @@ def _boundaries(data_dir: str | os.PathLike[str] | None) -> tuple[Any, Any] | No
     return load_localities(data_dir), upz
 
 
+#: Side of the grid cells of :func:`locate_in_polygons` (degrees, about 220 m).
+GRID_DEG = 0.002
+
+
 def locate_in_polygons(
     lon: npt.NDArray[np.float64],
     lat: npt.NDArray[np.float64],
     polygons: Any,
     code: str,
-    *,
-    order: npt.NDArray[np.intp] | None = None,
 ) -> npt.NDArray[np.object_]:
     """Code of the first polygon (in table order) that contains each point, else ``None``.
 
-    Exact (prepared point-in-polygon; points on a boundary are outside, as with ``within``)
-    and fast: points are sorted by longitude once (``order``, reusable across layers), so
-    each polygon only tests the points of its bounding box, in contiguous slices.
+    Exact, and fast for a million points: the points are binned in a grid of
+    :data:`GRID_DEG` cells; a cell that lies in the interior of one polygon and touches no
+    other gives its code to all its points at once, and only the points of the other cells
+    (along boundaries, about a tenth) are tested one by one with prepared geometries. Points
+    on a boundary are outside, as with ``within``.
     """
     import shapely
 
-    if order is None:
-        order = longitude_order(lon, lat)
+    ok = np.nonzero(np.isfinite(lon) & np.isfinite(lat))[0]
+    found = np.full(len(lon), -1, dtype=np.int32)
+    geoms = np.array(list(polygons.geometry), dtype=object)
+    if len(ok) and len(geoms):
+        x0, y0 = float(lon[ok].min()), float(lat[ok].min())
+        ix = np.floor((lon[ok] - x0) / GRID_DEG).astype(np.int64)
+        iy = np.floor((lat[ok] - y0) / GRID_DEG).astype(np.int64)
+        cells, inverse = np.unique(ix * (int(iy.max()) + 1) + iy, return_inverse=True)
+        cx, cy = np.divmod(cells, int(iy.max()) + 1)
+        boxes = shapely.box(
+            x0 + cx * GRID_DEG,
+            y0 + cy * GRID_DEG,
+            x0 + (cx + 1) * GRID_DEG,
+            y0 + (cy + 1) * GRID_DEG,
+        )
+        pure = _pure_cells(boxes, geoms)
+        found[ok] = pure[inverse.ravel()]
+        rest = ok[found[ok] < 0]
+        found[rest] = _exact(lon[rest], lat[rest], geoms)
+    labels = np.array([*polygons[code].tolist(), None], dtype=object)
+    return labels[found]  # -1 picks the trailing None
+
+
+def _pure_cells(boxes: Any, geoms: npt.NDArray[np.object_]) -> npt.NDArray[np.int32]:
+    """Index of the polygon whose interior holds each cell, if no other polygon touches it."""
+    import shapely
+
+    tree = shapely.STRtree(boxes)
+    touching = np.zeros(len(boxes), dtype=np.int32)
+    inside = np.full(len(boxes), -1, dtype=np.int32)
+    for i, geom in enumerate(geoms):
+        if geom is None or geom.is_empty:
+            continue
+        touching[tree.query(geom, predicate="intersects")] += 1
+        held = tree.query(geom, predicate="contains_properly")
+        inside[held[inside[held] < 0]] = i
+    return np.where(touching == 1, inside, -1).astype(np.int32)
+
+
+def _exact(
+    lon: npt.NDArray[np.float64], lat: npt.NDArray[np.float64], geoms: npt.NDArray[np.object_]
+) -> npt.NDArray[np.int32]:
+    """First polygon containing each point (-1: none), testing only bounding-box candidates."""
+    import shapely
+
+    order = np.argsort(lon, kind="stable")
     lon_s, lat_s = lon[order], lat[order]
-    found = np.full(len(order), -1, dtype=np.int32)
-    values = polygons[code].tolist()
-    for i, geom in enumerate(polygons.geometry):
+    found = np.full(len(lon), -1, dtype=np.int32)
+    for i, geom in enumerate(geoms):
         if geom is None or geom.is_empty:
             continue
         minx, miny, maxx, maxy = geom.bounds
@@ -886,18 +933,11 @@ def locate_in_polygons(
         idx = np.nonzero(sel)[0] + lo
         if len(idx):
             shapely.prepare(geom)
-            inside = shapely.contains_xy(geom, lon_s[idx], lat_s[idx])
-            found[idx[inside]] = i
-    out = np.full(len(lon), None, dtype=object)
-    labels = np.array([*values, None], dtype=object)
-    out[order] = labels[found]  # -1 picks the trailing None
+            hit = shapely.contains_xy(geom, lon_s[idx], lat_s[idx])
+            found[idx[hit]] = i
+    out = np.empty(len(lon), dtype=np.int32)
+    out[order] = found
     return out
-
-
-def longitude_order(lon: npt.NDArray[np.float64], lat: npt.NDArray[np.float64]) -> Any:
-    """Indices of the finite points sorted by longitude (for :func:`locate_in_polygons`)."""
-    ok = np.nonzero(np.isfinite(lon) & np.isfinite(lat))[0]
-    return ok[np.argsort(lon[ok], kind="stable")]
 
 
 def _assign_areas(
@@ -913,11 +953,10 @@ def _assign_areas(
             outside = has_point & ~in_region(lon, lat, bbox=BOGOTA_BBOX)
         else:
             localities, upz = loaded
-            order = longitude_order(lon, lat)
-            codes = locate_in_polygons(lon, lat, localities.to_crs(WGS84), "loc_code", order=order)
+            codes = locate_in_polygons(lon, lat, localities.to_crs(WGS84), "loc_code")
             table = _put(table, "loc_code", pa.array(codes, type=pa.string()))
             if upz is not None:
-                upz_codes = locate_in_polygons(lon, lat, upz.to_crs(WGS84), "upz_code", order=order)
+                upz_codes = locate_in_polygons(lon, lat, upz.to_crs(WGS84), "upz_code")
                 table = _put(table, "upz_code", pa.array(upz_codes, type=pa.string()))
             outside = has_point & pd.isna(codes)
         tables[kind] = _put(table, "outside_bogota", pa.array(outside, type=pa.bool_()))

@@ -518,6 +518,8 @@ def test_locate_in_polygons_matches_assign_areas(minicity_dir: Path) -> None:
     lat = rng.uniform(P1.y - 0.01, P2.y + 0.01, 2000)
     lon[:3] = np.nan
     localities, upz = loaders.load_localities(minicity_dir), loaders.load_upz(minicity_dir)
+    corners = np.concatenate([np.asarray(g.exterior.coords) for g in localities.geometry])
+    lon[3 : 3 + len(corners)], lat[3 : 3 + len(corners)] = corners[:, 0], corners[:, 1]
     points = gpd.GeoSeries(gpd.points_from_xy(lon, lat), crs="EPSG:4326")
     expected = assign_areas(points, localities, upz)
     for layer, code in ((localities, "loc_code"), (upz, "upz_code")):
