@@ -59,6 +59,13 @@ _API: dict[str, str] = {
     "write_report": "geo_integration.report",
     "write_report_xlsx": "geo_integration.report",
     "fetch_assets": "geo_integration.assets",
+    "ingest_drop": "geo_integration.ingest",
+    "resolve_drop": "geo_integration.ingest",
+    "Drop": "geo_integration.store",
+    "open_drop": "geo_integration.store",
+    "list_drops": "geo_integration.store",
+    "compare_drops": "geo_integration.store",
+    "QUARANTINE_REASONS": "geo_integration.schema",
 }
 
 __all__ = ["__version__", *sorted(_API)]

@@ -322,6 +322,132 @@ def report_command(
         click.echo(str(path))
 
 
+# --------------------------------------------------------------------------- data drops
+
+store_option = click.option(
+    "--store",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Drop store directory (default: $GEO_INTEGRATION_STORE, else ./store).",
+)
+
+
+@cli.command("ingest")
+@click.argument("drop_dir", type=click.Path(path_type=Path))
+@store_option
+@click.option(
+    "--report",
+    "report_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    metavar="FILE.json",
+    help="Also write the JSON ingest report (counts only) to this file.",
+)
+@data_dir_option
+def ingest_command(
+    drop_dir: Path, store: Path | None, report_file: Path | None, data_dir: Path | None
+) -> None:
+    """Ingest a data drop (a folder of residence and service files) into the drop store.
+
+    Re-ingesting the same files does nothing. Files that cannot be read are reported and the
+    others are still ingested; the exit code is 1 only when no file could be ingested.
+    """
+    import json
+
+    from geo_integration.fileio import write_text
+    from geo_integration.ingest import ingest_drop
+
+    drop = ingest_drop(drop_dir, store=store, data_dir=data_dir)
+    if report_file is not None:
+        write_text(report_file, json.dumps(drop.report, indent=2, ensure_ascii=False) + "\n")
+    _print_ingest_summary(drop.report, created=drop.created, path=drop.path)
+
+
+def _print_ingest_summary(report: dict[str, Any], *, created: bool, path: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"drop {report['drop_id']}", title_justify="left")
+    for name, justify in (("file", "left"), ("kind", "left"), ("read", "right")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for name in ("accepted", "quarantined", "errors"):
+        table.add_column(name, justify="right" if name != "errors" else "left")
+    for entry in report["files"]:
+        table.add_row(
+            entry["path"],
+            entry["kind"],
+            f"{entry['rows_read']:,}",
+            f"{entry['rows_accepted']:,}",
+            f"{entry['rows_quarantined']:,}",
+            "yes" if entry["errors"] else "",
+        )
+    Console(soft_wrap=True).print(table)
+    for entry in report["files"]:
+        for reason, count in entry["quarantine_reasons"].items():
+            click.echo(f"{entry['path']}: {count:,} quarantined: {reason}")
+        for error in entry["errors"]:
+            click.echo(f"error: {error}", err=True)
+    totals = report["totals"]
+    state = "written to" if created else "already in the store:"
+    click.echo(
+        f"{totals['residences']:,} residences, {totals['services']:,} services, "
+        f"{totals['quarantined']:,} quarantined rows; {state} {path}"
+    )
+
+
+@cli.group()
+def drops() -> None:
+    """Drops in the store: list them, compare two."""
+
+
+@drops.command("list")
+@store_option
+def drops_list(store: Path | None) -> None:
+    """List the drops of the store, oldest first."""
+    from geo_integration.config import resolve_store_dir
+    from geo_integration.store import list_drops
+
+    table = list_drops(store)
+    if table.empty:
+        click.echo(f"no drops in {resolve_store_dir(store)}")
+        return
+    columns = ["drop_id", "date", "created", "files", "residences", "services", "quarantined"]
+    click.echo(table[columns].to_string(index=False))
+
+
+@drops.command("compare")
+@click.argument("a")
+@click.argument("b")
+@store_option
+def drops_compare(a: str, b: str, store: Path | None) -> None:
+    """Compare drops A and B (ids, folders or 'latest'): counts per locality and service type.
+
+    Areas with fewer migrants than the privacy threshold show '<k' instead of counts.
+    """
+    from geo_integration.config import Settings
+    from geo_integration.store import compare_drops
+
+    result = compare_drops(a, b, store=store)
+    k = Settings().privacy_k
+    base = result.by_locality
+    table = base.astype(object)
+    for side in ("a", "b"):
+        people = base[f"people_{side}"]
+        small = (people > 0) & (people < k)  # fewer than k migrants: suppressed
+        for what in ("residences", "people"):
+            table.loc[small, f"{what}_{side}"] = f"<{k}"
+            table.loc[small, f"{what}_diff"] = ""
+    click.echo(f"{result.a} -> {result.b}")
+    click.echo(table.to_string())
+    click.echo("")
+    click.echo(result.services_by_type.to_string())
+    rec = result.records
+    click.echo(
+        f"residence records: {rec['both']:,} in both, {rec['only_a']:,} only in {result.a}, "
+        f"{rec['only_b']:,} only in {result.b}"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return its exit code (see the module docstring)."""
     try:
