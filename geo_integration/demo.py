@@ -1262,6 +1262,14 @@ def _write_meta(out: Path, meta: _Meta, n: int) -> None:
         "synthetic": True,
         "date": meta.date,
         "description": "DATOS SINTÉTICOS: demo de geo_integration. No son personas reales.",
+        # the GPS file's name matches no residence pattern: map it, and declare its CRS
+        "files": {
+            meta.files.gps: {
+                "kind": "residences",
+                "crs": "EPSG:9377",
+                "columns": {"lon": "x", "lat": "y"},
+            }
+        },
         "demo": {
             "generator": f"geo_integration.demo {__version__}",
             "seed": meta.seed,

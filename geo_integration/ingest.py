@@ -476,6 +476,10 @@ def _error_text(exc: Exception, rel: str) -> str:
     return f"{rel}: unexpected {type(exc).__name__}: {str(exc)[:300]}"
 
 
+#: Notes that travel with a drop (LEEME.txt, README.md, a PDF letter): listed, not ingested.
+DOCUMENT_SUFFIXES = frozenset({".txt", ".md", ".pdf", ".doc", ".docx", ".odt", ".rtf"})
+
+
 def _ingest_file(path: Path, rel: str, ctx: _Context) -> _FileResult:
     from geo_integration.readers import open_table
 
@@ -484,6 +488,10 @@ def _ingest_file(path: Path, rel: str, ctx: _Context) -> _FileResult:
     if kind == "ignore":
         result = _FileResult(_entry(rel, UNKNOWN))
         result.entry["warnings"].append("ignored, as drop.toml says")
+        return result
+    if fconf.kind is None and Path(rel).suffix.lower() in DOCUMENT_SUFFIXES:
+        result = _FileResult(_entry(rel, UNKNOWN))
+        result.entry["warnings"].append("a document (not a data file): not ingested")
         return result
     result = _FileResult(_entry(rel, kind))
     if kind == UNKNOWN:

@@ -371,12 +371,16 @@ class DropConfig:
     ``date`` names the drop (else the ingest date); ``keep_personal_fields`` keeps personal
     columns of residences in the store (never in outputs); ``defaults`` apply to every file and
     ``files`` (path relative to the drop -> :class:`FileConfig`) override them.
+    ``synthetic`` marks a made-up drop (the demo); ``description`` and the tables ``meta``
+    and ``demo`` are free metadata, kept in ``metadata`` and otherwise ignored.
     """
 
     date: dt.date | None = None
     keep_personal_fields: bool = False
     defaults: FileConfig = field(default_factory=FileConfig)
     files: dict[str, FileConfig] = field(default_factory=dict)
+    synthetic: bool = False
+    metadata: dict[str, Any] = field(default_factory=dict)
 
     def for_file(self, rel: str) -> FileConfig:
         """Return the settings of the file at ``rel`` (defaults overridden by its own)."""
@@ -392,7 +396,8 @@ class DropConfig:
 
 
 _FILE_KEYS = set(FileConfig.__dataclass_fields__)
-_TOP_KEYS = {"date", "keep_personal_fields", "defaults", "files"}
+_META_KEYS = {"description", "meta", "demo"}
+_TOP_KEYS = {"date", "keep_personal_fields", "defaults", "files", "synthetic", *_META_KEYS}
 
 
 def parse_drop_config(text: str, *, source: str = "drop.toml") -> DropConfig:
@@ -434,11 +439,17 @@ def parse_drop_config(text: str, *, source: str = "drop.toml") -> DropConfig:
     if not isinstance(keep, bool):
         msg = f"{source}: keep_personal_fields must be true or false, got {keep!r}"
         raise DropError(msg)
+    synthetic = raw.get("synthetic", False)
+    if not isinstance(synthetic, bool):
+        msg = f"{source}: synthetic must be true or false, got {synthetic!r}"
+        raise DropError(msg)
     return DropConfig(
         date=_date(raw.get("date"), source),
         keep_personal_fields=keep,
         defaults=_file_config(raw.get("defaults", {}), f"{source} [defaults]"),
         files=files,
+        synthetic=synthetic,
+        metadata={k: raw[k] for k in sorted(_META_KEYS & set(raw))},
     )
 
 

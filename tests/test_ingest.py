@@ -424,7 +424,8 @@ def test_bad_files_are_errors_and_do_not_stop_the_others(tmp_path: Path) -> None
         "residentes_cut.xlsx": _cut_xlsx,
         "residentes_sheet.xlsx": _xlsx,
         "residentes_noloc.csv": csv_rows("id,nombre", "A,Ana"),
-        "notas.txt": "hola",
+        "notas.csv": "hola",
+        "LEEME.txt": "notas del equipo",
         "drop.toml": (
             '[files."residentes_sheet.xlsx"]\nsheet = "Nope"\n'
             '[files."servicios_missing.csv"]\nkind = "services"\n'
@@ -438,7 +439,9 @@ def test_bad_files_are_errors_and_do_not_stop_the_others(tmp_path: Path) -> None
     assert "not a readable XLSX" in errors["residentes_cut.xlsx"][0]
     assert "no sheet 'Nope'" in errors["residentes_sheet.xlsx"][0]
     assert "no location columns" in errors["residentes_noloc.csv"][0]
-    assert "not recognised" in errors["notas.txt"][0]
+    assert "not recognised" in errors["notas.csv"][0]
+    leeme = next(e for e in drop.report["files"] if e["path"] == "LEEME.txt")
+    assert errors["LEEME.txt"] == [] and "a document" in leeme["warnings"][0]
     assert "not in the drop" in errors["servicios_missing.csv"][0]
     for path, messages in errors.items():
         assert all(m.startswith(path) for m in messages)
@@ -447,7 +450,7 @@ def test_bad_files_are_errors_and_do_not_stop_the_others(tmp_path: Path) -> None
 
 
 def test_nothing_ingestable_is_a_drop_error_naming_every_file(tmp_path: Path) -> None:
-    files = {"residentes.csv": b"", "servicios.xlsx": b"not a zip", "leeme.md": "x"}
+    files = {"residentes.csv": b"", "servicios.xlsx": b"not a zip", "datos.csv": "x"}
     store = tmp_path / "store"
     with pytest.raises(DropError) as info:
         ingest_drop(make_drop(tmp_path / "drop", files), store=store)
