@@ -36,6 +36,20 @@ _API: dict[str, str] = {
     "load_hospitals": "geo_integration.loaders",
     "load_supercade": "geo_integration.loaders",
     "load_migration_figures": "geo_integration.loaders",
+    "StreetNetwork": "geo_integration.network",
+    "load_network": "geo_integration.network",
+    "network_from_centrelines": "geo_integration.network",
+    "network_from_osmnx": "geo_integration.network",
+    "network_from_osm_file": "geo_integration.network",
+    "snap_points": "geo_integration.network",
+    "nearest_times": "geo_integration.access",
+    "catchment_costs": "geo_integration.access",
+    "two_step_fca": "geo_integration.access",
+    "e2sfca": "geo_integration.access",
+    "coverage": "geo_integration.access",
+    "service_areas": "geo_integration.service_areas",
+    "AccessResult": "geo_integration.accessibility",
+    "compute_access": "geo_integration.accessibility",
 }
 
 __all__ = ["__version__", *sorted(_API)]

@@ -47,9 +47,12 @@ __all__ = [
     "gaussian_weights",
     "nearest_times",
     "node_times",
+    "same_edge_pairs",
     "same_edge_times",
     "step_weights",
+    "times_at",
     "two_step_fca",
+    "with_direct_pairs",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -172,6 +175,54 @@ def times_at(
     return out
 
 
+def same_edge_pairs(
+    target_edge: npt.ArrayLike,
+    target_pos_m: npt.ArrayLike,
+    target_snap_m: npt.ArrayLike,
+    source_edge: npt.ArrayLike,
+    source_pos_m: npt.ArrayLike,
+    source_snap_m: npt.ArrayLike,
+    *,
+    metres_per_min: float,
+) -> tuple[IntArray, IntArray, FloatArray]:
+    """Every (source, target) pair on the same edge and the minutes of the direct walk.
+
+    ``*_pos_m`` is the position along the edge (metres from its first node), ``*_snap_m``
+    the straight-line walk onto it; edge -1 means "not on the network" and never pairs.
+
+    Returns
+    -------
+    (source, target, minutes)
+        Row positions of the paired sources and targets, and the direct walking time.
+    """
+    te = np.asarray(target_edge, dtype=np.int64)
+    se = np.asarray(source_edge, dtype=np.int64)
+    tgt_rows = np.flatnonzero(np.isin(te, se[se >= 0]) & (te >= 0))
+    src = pd.DataFrame(
+        {
+            "s": np.arange(se.shape[0]),
+            "edge": se,
+            "spos": np.asarray(source_pos_m, float),
+            "ssnap": np.asarray(source_snap_m, float),
+        }
+    )
+    tgt = pd.DataFrame(
+        {
+            "t": tgt_rows,
+            "edge": te[tgt_rows],
+            "tpos": np.asarray(target_pos_m, float)[tgt_rows],
+            "tsnap": np.asarray(target_snap_m, float)[tgt_rows],
+        }
+    )
+    pairs = tgt.merge(src[src["edge"] >= 0], on="edge")
+    metres = (pairs["spos"] - pairs["tpos"]).abs() + pairs["ssnap"] + pairs["tsnap"]
+    return (
+        pairs["s"].to_numpy(np.int64),
+        pairs["t"].to_numpy(np.int64),
+        (metres / metres_per_min).to_numpy(float),
+    )
+
+
 def same_edge_times(
     target_edge: npt.ArrayLike,
     target_pos_m: npt.ArrayLike,
@@ -184,36 +235,19 @@ def same_edge_times(
 ) -> FloatArray:
     """Minutes of the direct walk along a shared edge to the nearest source on it.
 
-    ``*_pos_m`` is the position along the edge (metres from its first node), ``*_snap_m``
-    the straight-line walk onto it. inf for targets whose edge holds no source.
+    See :func:`same_edge_pairs`; inf for targets whose edge holds no source.
     """
-    te = np.asarray(target_edge, dtype=np.int64)
-    out = np.full(te.shape[0], np.inf)
-    se = np.asarray(source_edge, dtype=np.int64)
-    if se.size == 0 or te.size == 0:
-        return out
-    src = pd.DataFrame(
-        {
-            "edge": se,
-            "pos": np.asarray(source_pos_m, float),
-            "snap": np.asarray(source_snap_m, float),
-        }
+    out = np.full(np.asarray(target_edge).shape[0], np.inf)
+    _s, t, minutes = same_edge_pairs(
+        target_edge,
+        target_pos_m,
+        target_snap_m,
+        source_edge,
+        source_pos_m,
+        source_snap_m,
+        metres_per_min=metres_per_min,
     )
-    hosts = np.isin(te, se) & (te >= 0)
-    if not hosts.any():
-        return out
-    tgt = pd.DataFrame(
-        {
-            "row": np.flatnonzero(hosts),
-            "edge": te[hosts],
-            "tpos": np.asarray(target_pos_m, float)[hosts],
-            "tsnap": np.asarray(target_snap_m, float)[hosts],
-        }
-    )
-    pairs = tgt.merge(src, on="edge")
-    metres = (pairs["pos"] - pairs["tpos"]).abs() + pairs["snap"] + pairs["tsnap"]
-    best = (metres / metres_per_min).groupby(pairs["row"]).min()
-    out[best.index.to_numpy()] = best.to_numpy()
+    np.minimum.at(out, t, minutes)
     return out
 
 
