@@ -122,8 +122,12 @@ class BuildReport:
     lines_split
         Lines split at a T-junction or crossing of derived (approximated) lines.
     self_loops_dropped, parallel_edges_reduced
-        Edges from a node to itself (useless for shortest paths) and longer parallel edges
-        dropped.
+        Degenerate loops (shorter than 3 m) and duplicate parallel edges (the same street
+        twice, e.g. both directions of an OSM way) dropped.
+    edges_split
+        Loops and longer parallel streets (a street joining the same two nodes as a shorter
+        one, along another course) split by new nodes, so that they are kept for snapping
+        while the matrix holds one, shortest, entry per node pair.
     approximated_length_share
         Share of the kept length that is approximated (derived from blocks).
     """
@@ -142,6 +146,7 @@ class BuildReport:
     lines_split: int = 0
     self_loops_dropped: int = 0
     parallel_edges_reduced: int = 0
+    edges_split: int = 0
     approximated_length_share: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -305,6 +310,66 @@ def _reduce_parallel(u: IntArray, v: IntArray, length: FloatArray) -> IntArray:
     return np.sort(order[first])
 
 
+def _split_distinct(
+    node_xy: FloatArray,
+    u: IntArray,
+    v: IntArray,
+    length: FloatArray,
+    approximated: BoolArray,
+    geometry: npt.NDArray[np.object_],
+    *,
+    tol: float = 1.0,
+) -> tuple[FloatArray, IntArray, IntArray, FloatArray, BoolArray, npt.NDArray[np.object_], int]:
+    """Split loops and distinct longer parallel edges with new nodes (see BuildReport)."""
+    import shapely
+    from shapely.ops import substring
+
+    cuts: dict[int, list[float]] = {}
+    for i in np.flatnonzero((u == v) & (length > 3 * tol)).tolist():
+        cuts[i] = [1 / 3, 2 / 3]
+    lo, hi = np.minimum(u, v), np.maximum(u, v)
+    cand = np.flatnonzero(u != v)
+    order = cand[np.lexsort((length[cand], hi[cand], lo[cand]))]
+    same = np.r_[False, (lo[order][1:] == lo[order][:-1]) & (hi[order][1:] == hi[order][:-1])]
+    if same.any():
+        head = order[np.maximum.accumulate(np.where(~same, np.arange(order.size), 0))]
+        others, firsts = order[same], head[same]
+        far = shapely.hausdorff_distance(geometry[others], geometry[firsts]) > tol
+        for i in others[far].tolist():
+            cuts[i] = [0.5]
+    if not cuts:
+        return node_xy, u, v, length, approximated, geometry, 0
+    new_xy, nu, nv, nl, na, ng = [], [], [], [], [], []
+    n = node_xy.shape[0]
+    for i, fracs in cuts.items():
+        line, total = geometry[i], float(geometry[i].length)
+        stops = [0.0, *(f * total for f in fracs), total]
+        ids = [int(u[i])]
+        for f in fracs:
+            pt = shapely.line_interpolate_point(line, f, normalized=True)
+            new_xy.append([pt.x, pt.y])
+            ids.append(n)
+            n += 1
+        ids.append(int(v[i]))
+        for k, (a, b) in enumerate(itertools.pairwise(stops)):
+            nu.append(ids[k])
+            nv.append(ids[k + 1])
+            nl.append(float(length[i]) * (b - a) / total if total else 0.0)
+            na.append(bool(approximated[i]))
+            ng.append(substring(line, a, b))
+    keep = np.ones(u.shape[0], dtype=bool)
+    keep[list(cuts)] = False
+    return (
+        np.vstack([node_xy, np.array(new_xy)]),
+        np.concatenate([u[keep], np.array(nu, dtype=np.int64)]),
+        np.concatenate([v[keep], np.array(nv, dtype=np.int64)]),
+        np.concatenate([length[keep], np.array(nl)]),
+        np.concatenate([approximated[keep], np.array(na, dtype=bool)]),
+        np.concatenate([geometry[keep], np.array(ng, dtype=object)]),
+        len(cuts),
+    )
+
+
 def _assemble(
     node_xy: FloatArray,
     u: IntArray,
@@ -321,6 +386,9 @@ def _assemble(
     """Drop self-loops and longer parallel edges, keep the largest component, build CSR."""
     from scipy.sparse.csgraph import connected_components
 
+    node_xy, u, v, length, approximated, geometry, n_split = _split_distinct(
+        node_xy, u, v, length, approximated, geometry
+    )
     n = node_xy.shape[0]
     keep = _reduce_parallel(u, v, length)
     self_loops = int((u == v).sum())
@@ -356,6 +424,7 @@ def _assemble(
         components_dropped=int((sizes > 0).sum()) - 1,
         self_loops_dropped=self_loops,
         parallel_edges_reduced=parallel,
+        edges_split=n_split,
         approximated_length_share=round(float(klen[kapprox].sum() / klen.sum()), 4),
         **(extra or {}),
     )
