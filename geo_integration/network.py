@@ -3,8 +3,10 @@
 One graph form serves every analysis: a :class:`StreetNetwork` holding node coordinates
 (EPSG:9377 metres and lon/lat), the undirected edges with their geometry, and a symmetric
 sparse matrix (CSR) of edge lengths in metres. Walking is two-way on every street, so the
-matrix is symmetric; where two streets join the same pair of nodes (parallel edges) only the
-shorter one is kept (a matrix built by summing them would give wrong distances). Times are
+matrix is symmetric; where two edges join the same pair of nodes (parallel edges) the matrix
+holds the shorter (a matrix built by summing them would give wrong distances). A duplicate
+(the same street twice) is dropped; a longer street along another course, and a loop, are
+split by new nodes so that homes along them still snap onto them. Times are
 minutes: ``metres / (speed_kmh * 1000 / 60)``.
 
 Builders
