@@ -395,8 +395,16 @@ def compute_access(
     capacity_report: dict[str, Any] = {}
     centroid_times: dict[str, npt.NDArray[np.float64]] = {}
     samples = None
+    done: dict[bytes, str] = {}  # a secretariat with the same services as a type: reuse
     for key, (group, rows) in keys.items():
         src = svc_snap.take(rows)
+        same = done.get(np.sort(rows).tobytes())
+        done.setdefault(np.sort(rows).tobytes(), key)
+        if same is not None:
+            frame[f"time_{key}"] = frame[f"time_{same}"]
+            centroid_times[key] = centroid_times[same]
+            areas_rows += [r | {"key": key, "group": group} for r in areas_rows if r["key"] == same]
+            continue
         times, nodes_t = _times(net, src, res_snap)
         frame[f"time_{key}"] = np.nan
         frame.loc[located, f"time_{key}"] = times
