@@ -66,6 +66,20 @@ _API: dict[str, str] = {
     "list_drops": "geo_integration.store",
     "compare_drops": "geo_integration.store",
     "QUARANTINE_REASONS": "geo_integration.schema",
+    "StreetNetwork": "geo_integration.network",
+    "load_network": "geo_integration.network",
+    "network_from_centrelines": "geo_integration.network",
+    "network_from_osmnx": "geo_integration.network",
+    "network_from_osm_file": "geo_integration.network",
+    "snap_points": "geo_integration.network",
+    "nearest_times": "geo_integration.access",
+    "catchment_costs": "geo_integration.access",
+    "two_step_fca": "geo_integration.access",
+    "e2sfca": "geo_integration.access",
+    "coverage": "geo_integration.access",
+    "service_areas": "geo_integration.service_areas",
+    "AccessResult": "geo_integration.accessibility",
+    "compute_access": "geo_integration.accessibility",
 }
 
 __all__ = ["__version__", *sorted(_API)]

@@ -445,6 +445,101 @@ def drops_compare(a: str, b: str, store: Path | None) -> None:
     click.echo(
         f"residence records: {rec['both']:,} in both, {rec['only_a']:,} only in {result.a}, "
         f"{rec['only_b']:,} only in {result.b}"
+@cli.command("access")
+@click.argument("drop", type=click.Path(path_type=Path))
+@click.option(
+    "--service-type",
+    "service_type",
+    default="all",
+    show_default=True,
+    help="Service type to measure (e.g. school), or 'all'. Secretariats are measured too.",
+)
+@click.option(
+    "--thresholds",
+    default="10,15,30",
+    show_default=True,
+    help="Walking-time thresholds in minutes, comma-separated.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory for the tables (GeoParquet and CSV).",
+)
+@data_dir_option
+@click.option(
+    "--network",
+    "network_source",
+    default="centrelines",
+    show_default=True,
+    help="Street network: 'centrelines' (data directory), 'osm' (an OSM file in the data "
+    "directory) or the path of a .osm/.osm.pbf file.",
+)
+@click.option("--speed", type=click.FloatRange(0.5, 20), default=None, help="Walking km/h (4.5).")
+@click.option(
+    "--h3-resolution", type=click.IntRange(0, 15), default=None, help="H3 resolution (9)."
+)
+@click.option("--no-service-areas", is_flag=True, help="Skip the service-area polygons.")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Settings TOML file.",
+)
+def access_command(
+    drop: Path,
+    service_type: str,
+    thresholds: str,
+    out_dir: Path,
+    data_dir: Path | None,
+    network_source: str,
+    speed: float | None,
+    h3_resolution: int | None,
+    no_service_areas: bool,
+    config_file: Path | None,
+) -> None:
+    """Walking times, coverage and supply per migrant for every service type.
+
+    DROP is a normalised drop directory (residences.parquet, services.parquet). Writes
+    aggregated tables per hexagon, UPZ and locality (small counts suppressed) and service
+    areas; never a table of residences.
+    """
+    from geo_integration.accessibility import _read_normalised_drop, compute_access
+    from geo_integration.config import load_settings
+    from geo_integration.network import load_network
+
+    try:
+        minutes = tuple(float(t) for t in thresholds.split(",") if t.strip())
+    except ValueError:
+        msg = f"thresholds must be minutes separated by commas, got {thresholds!r}"
+        raise click.BadParameter(msg, param_hint="--thresholds") from None
+    settings = load_settings(
+        config_file,
+        thresholds_min=minutes or None,
+        walking_speed_kmh=speed,
+        h3_resolution=h3_resolution,
+    )
+    residences, services = _read_normalised_drop(drop)
+    network = load_network(data_dir, source=network_source, speed_kmh=settings.walking_speed_kmh)
+    types = None if service_type.strip().lower() == "all" else [service_type]
+    result = compute_access(
+        residences,
+        services,
+        network,
+        settings=settings,
+        service_types=types,
+        data_dir=data_dir,
+        with_service_areas=not no_service_areas,
+    )
+    for path in result.write(out_dir):
+        click.echo(str(path))
+    report = result.report
+    click.echo(
+        f"{report['residences']:,} residences ({report['residences_not_located']:,} not "
+        f"located, {report['residences_far_from_network']:,} far from the network); "
+        f"measured: {', '.join(result.keys)}"
     )
 
 
