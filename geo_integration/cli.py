@@ -445,6 +445,9 @@ def drops_compare(a: str, b: str, store: Path | None) -> None:
     click.echo(
         f"residence records: {rec['both']:,} in both, {rec['only_a']:,} only in {result.a}, "
         f"{rec['only_b']:,} only in {result.b}"
+    )
+
+
 @cli.command("access")
 @click.argument("drop", type=click.Path(path_type=Path))
 @click.option(
