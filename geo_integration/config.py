@@ -73,8 +73,9 @@ def resolve_store_dir(store: str | os.PathLike[str] | None = None) -> Path:
 DEFAULT_SECRETARIATS: dict[str, list[str]] = {
     "Educación": ["school"],
     "Salud": ["health"],
-    "Gobierno": ["citizen_service"],
+    "Gobierno": ["citizen_service", "migrant_services"],
     "Integración Social": ["social_integration"],
+    "Mujer": ["women"],
     "Movilidad": ["transit"],
 }
 

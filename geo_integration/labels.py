@@ -286,6 +286,7 @@ _SERVICE_TYPES: dict[str, dict[str, str]] = {
     "social_integration": {"es": "integración social", "en": "social integration"},
     "transit": {"es": "transporte público", "en": "public transport"},
     "women": {"es": "servicios para la mujer", "en": "women's services"},
+    "migrant_services": {"es": "atención a migrantes", "en": "migrant services"},
     "employment": {"es": "empleo", "en": "employment services"},
     "housing": {"es": "vivienda (hábitat)", "en": "housing (habitat)"},
     "childcare": {"es": "cuidado infantil", "en": "childcare"},
