@@ -176,7 +176,8 @@ def test_service_type_keys() -> None:
     assert service_type_key("Colegio") == "school"
     assert service_type_key("SALUD") == "health"
     assert service_type_key("SuperCADE") == "citizen_service"
-    assert service_type_key("Casa de Igualdad") == "casa_de_igualdad"
+    assert service_type_key("Casa de Igualdad") == "women"
+    assert service_type_key("Comisaría de Familia") == "comisaria_de_familia"
     assert service_type_key("  ") is None
 
 
