@@ -615,8 +615,11 @@ def _aggregates(
     from geo_integration.geo import WGS84
 
     hexes = _aggregate(frame, "h3_cell", keys, thresholds).reindex(cells.astype(str))
-    for key, values in centroid_times.items():
-        hexes[f"centroid_time_{key}"] = values
+    centroid = pd.DataFrame(
+        {f"centroid_time_{key}": values for key, values in centroid_times.items()},
+        index=hexes.index,
+    )
+    hexes = pd.concat([hexes, centroid], axis=1)
     hexes.index.name = "h3_cell"
     hex_geo = gpd.GeoDataFrame(hexes, geometry=hex_polygons(hexes.index).to_numpy(), crs=WGS84)
     loc, up = _boundaries(localities, upz, data_dir)

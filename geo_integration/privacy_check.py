@@ -26,6 +26,7 @@ import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import h3
 import numpy as np
@@ -33,7 +34,15 @@ import pandas as pd
 
 from geo_integration.text import name_key
 
-__all__ = ["Leak", "Needles", "build_needles", "scan_outputs", "scan_text"]
+__all__ = [
+    "Leak",
+    "Needles",
+    "build_needles",
+    "drop_needles",
+    "raw_residence_values",
+    "scan_outputs",
+    "scan_text",
+]
 
 _NUMBER = re.compile(r"-?\d{1,3}\.\d{4,}")
 _TEXT_SUFFIXES = {
@@ -223,11 +232,17 @@ def _xlsx_texts(path: Path) -> Iterator[str]:
                 yield zf.read(name).decode("utf-8", errors="replace")
 
 
-def scan_outputs(out_dir: Path, needles: Needles) -> list[Leak]:
-    """Scan every file under ``out_dir`` and return the leaks found (empty when clean)."""
+def scan_outputs(out_dir: Path, needles: Needles, *, skip: Iterable[str] = ()) -> list[Leak]:
+    """Scan every file under ``out_dir`` and return the leaks found (empty when clean).
+
+    ``skip`` names top-level entries (files or folders) of ``out_dir`` not to scan.
+    """
     leaks: list[Leak] = []
+    skipped = set(skip)
     for path in sorted(p for p in out_dir.rglob("*") if p.is_file()):
         rel = path.relative_to(out_dir).as_posix()
+        if rel.split("/", 1)[0] in skipped:
+            continue
         for text in _file_texts(path):
             for kind, detail in scan_text(text, needles):
                 leaks.append(Leak(rel, kind, detail))
@@ -237,3 +252,78 @@ def scan_outputs(out_dir: Path, needles: Needles) -> list[Leak]:
 def leaks_to_json(leaks: list[Leak]) -> str:
     """Serialise leaks for a report (no leaked value is included)."""
     return json.dumps([leak.__dict__ for leak in leaks], ensure_ascii=False, indent=2)
+
+
+def raw_residence_values(drop_dir: Path) -> pd.DataFrame:
+    """Read the residence files of a raw drop folder and return what identifies people.
+
+    Returns
+    -------
+    DataFrame
+        Text columns ``id``, ``address``, ``lat``, ``lon`` (as typed) and ``personal``
+        (every personal field's value, one row per value), from every residence file that
+        can be read. Files that cannot be read are skipped (ingest reports them).
+    """
+    from geo_integration.errors import GeoIntegrationError
+    from geo_integration.ingest import CONFIG_FILE, _drop_files, _read_config
+    from geo_integration.readers import open_table
+    from geo_integration.schema import RESIDENCES, file_kind, recognise_columns
+
+    config = _read_config(drop_dir)
+    files, _links = _drop_files(drop_dir)
+    parts: list[pd.DataFrame] = []
+    for rel, path in files:
+        fconf = config.for_file(rel)
+        if rel == CONFIG_FILE or (fconf.kind or file_kind(rel)) != RESIDENCES:
+            continue
+        try:
+            reader = open_table(path, fconf)
+            colmap = recognise_columns(reader.info.columns, kind=RESIDENCES, mapping=fconf.columns)
+            for chunk in reader.chunks():
+                parts.append(_identifying(chunk.table.to_pandas(), colmap))
+        except (GeoIntegrationError, OSError, ValueError):
+            continue
+    if not parts:
+        return pd.DataFrame(columns=["id", "address", "lat", "lon", "personal"])
+    return pd.concat(parts, ignore_index=True)
+
+
+def _identifying(table: pd.DataFrame, colmap: Any) -> pd.DataFrame:
+    out = pd.DataFrame(index=table.index)
+    for name in ("id", "address", "lat", "lon"):
+        column = colmap.fields.get(name)
+        out[name] = table[column] if column in table.columns else None
+    for name in ("lat", "lon"):
+        out[name] = pd.to_numeric(
+            out[name].astype("string").str.replace(",", ".", regex=False), errors="coerce"
+        )
+    personal = [c for c in colmap.personal if c in table.columns]
+    extra = [pd.DataFrame({"personal": table[c].dropna().astype(str).to_numpy()}) for c in personal]
+    return pd.concat([out, *extra], ignore_index=True)
+
+
+def drop_needles(
+    residences: pd.DataFrame,
+    *,
+    raw: pd.DataFrame | None = None,
+    allowed_points: Iterable[tuple[float, float]] = (),
+) -> Needles:
+    """Needles from a drop: its normalised residences (``lat``, ``lon``, ``address``: the
+    coordinates as placed, geocoded ones included) and, when given, the raw values of its
+    residence files (:func:`raw_residence_values`: ids, addresses, coordinates as typed and
+    personal fields)."""
+    cols = [c for c in ("lat", "lon", "address") if c in residences.columns]
+    frames = [pd.DataFrame(residences[cols]).reset_index(drop=True)]
+    if raw is not None and not raw.empty:
+        frames.append(raw)
+    table = pd.concat(frames, ignore_index=True)
+    for col in ("id", "personal", "address"):
+        if col not in table.columns:
+            table[col] = None
+    return build_needles(
+        table,
+        address_cols=["address"],
+        id_cols=["id"],
+        personal_cols=["personal"],
+        allowed_points=allowed_points,
+    )

@@ -329,8 +329,8 @@ def file_kind(name: str) -> str:
 def service_type_key(value: object) -> str | None:
     """Return the snake_case key of a service type (``"Colegio"`` -> ``"school"``).
 
-    Unknown types become their own snake key (``"Comisaría de Familia"`` -> ``"comisaria_de_familia"``);
-    empty values give ``None``.
+    Unknown types become their own snake key (``"Comisaría de Familia"`` ->
+    ``"comisaria_de_familia"``); empty values give ``None``.
     """
     if value is None:
         return None
