@@ -38,6 +38,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import pandas as pd
 
@@ -158,6 +159,7 @@ _AVENUE_STOPWORDS = frozenset(
 
 _TOKEN = re.compile(r"\d+|[A-Z]+|[#,&/-]")
 _SEPARATOR_WORDS = re.compile(r"\bN\s*[°º.:]|(?<![A-Z])(?:NUMERO|NUM|NRO|NO)(?![A-Z])\s*[.:]?")
+_SLASHED_WORD = re.compile(r"(?<=[A-Z])/(?=[A-Z])")
 _LETTER_RUN = re.compile(r"^([A-Z]{0,2}?)(?:(BIS)([A-Z]?))?(SUR|ESTE|S|E)?$")
 _ACCENTS = str.maketrans("ÁÉÍÓÚÜÑáéíóúüñºª", "AEIOUUNaeiouunoa")
 
@@ -194,8 +196,7 @@ def family_type(kind: str) -> str:
 # results
 
 
-@dataclass(frozen=True, slots=True)
-class StreetRef:
+class StreetRef(NamedTuple):
     """A street or cross-street number: ``7BISA`` with its type and cardinal.
 
     Attributes
@@ -228,8 +229,7 @@ class StreetRef:
         return f"{self.kind} {self.code}{card}"
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedAddress:
+class ParsedAddress(NamedTuple):
     """The structured form of one address.
 
     Attributes
@@ -275,8 +275,10 @@ def _fail(reason: str, complement: str = "") -> ParsedAddress:
 
 def _tokens(text: str) -> list[str]:
     folded = fold_text(text)
-    folded = folded.replace("#", " # ")
-    folded = _SEPARATOR_WORDS.sub(" # ", folded)
+    if "/" in folded:
+        folded = _SLASHED_WORD.sub("", folded)  # "V/CIO" -> "VCIO"
+    if "N" in folded:
+        folded = _SEPARATOR_WORDS.sub(" # ", folded)
     return _TOKEN.findall(folded)
 
 
@@ -298,14 +300,14 @@ class _AvenueIndex:
     table: dict[str, tuple[str, ...]]
 
 
-_INDEX_CACHE: dict[int, _AvenueIndex] = {}
+_INDEX_CACHE: dict[int, tuple[object, _AvenueIndex]] = {}
 
 
 def _avenue_index(avenues: AvenueTable | None) -> _AvenueIndex:
     key = id(avenues)
     cached = _INDEX_CACHE.get(key)
-    if cached is not None and (avenues is None or cached.table.keys() == avenues.keys()):
-        return cached
+    if cached is not None and cached[0] is avenues:
+        return cached[1]
     table: dict[str, tuple[str, ...]] = {k: (v[0],) for k, v in AVENUE_ALIASES.items()}
     if avenues is not None:
         table.update({k: tuple(v) for k, v in avenues.items() if len(v)})
@@ -316,7 +318,7 @@ def _avenue_index(avenues: AvenueTable | None) -> _AvenueIndex:
     built = _AvenueIndex(names=tuple(names), table=table)
     if len(_INDEX_CACHE) > 8:
         _INDEX_CACHE.clear()
-    _INDEX_CACHE[key] = built
+    _INDEX_CACHE[key] = (avenues, built)
     return built
 
 
@@ -530,25 +532,27 @@ def _place_cardinals(
     street_kind: str, street: _Num, cross: _Num | None, trailing: list[str]
 ) -> tuple[str, str]:
     """Put S on the calle-like component and E on the carrera-like one."""
-    street_cards = set(street.cardinals)
-    cross_cards = set(cross.cardinals if cross is not None else []) | set(trailing)
-    s_card = e_card = ""
-    c_card = ""
-    every = street_cards | cross_cards
+    street_cards = street.cardinals
+    cross_cards = trailing if cross is None else cross.cardinals + trailing
+    if not street_cards and not cross_cards:
+        return "", ""
     if street_kind in CALLE_LIKE:
-        s_card = "S" if "S" in every else ""
-        c_card = "E" if "E" in every else ""
-    elif street_kind in CARRERA_LIKE:
-        e_card = "E" if "E" in every else ""
-        c_card = "S" if "S" in every else ""
-    else:  # unresolved avenue: keep the cardinals where they were typed
-        s_card = "S" if "S" in street_cards else ("E" if "E" in street_cards else "")
-        c_card = "S" if "S" in cross_cards else ("E" if "E" in cross_cards else "")
-    return s_card or e_card, c_card
+        every = street_cards + cross_cards
+        return ("S" if "S" in every else ""), ("E" if "E" in every else "")
+    if street_kind in CARRERA_LIKE:
+        every = street_cards + cross_cards
+        return ("E" if "E" in every else ""), ("S" if "S" in every else "")
+    # unresolved avenue: keep the cardinals where they were typed
+    s_card = "S" if "S" in street_cards else ("E" if "E" in street_cards else "")
+    c_card = "S" if "S" in cross_cards else ("E" if "E" in cross_cards else "")
+    return s_card, c_card
 
 
 def _ref(kind: str, num: _Num, cardinal: str) -> StreetRef:
     return StreetRef(kind, num.number, num.letters, num.bis, num.bis_letter, cardinal)
+
+
+_DASH_HASH = frozenset({"-", "#"})
 
 
 def _skip(tokens: list[str], i: int, words: frozenset[str] | set[str]) -> int:
@@ -658,7 +662,7 @@ def _with_house(
     cross_kind: str,
     prefix: list[str],
 ) -> ParsedAddress:
-    i = _skip(tokens, i, {"-", "#"})
+    i = _skip(tokens, i, _DASH_HASH)
     house: int | None = None
     if i < len(tokens) and tokens[i].isdigit() and len(tokens[i]) <= 3:
         house = int(tokens[i])
@@ -682,7 +686,7 @@ def _with_house(
         cross=c_ref,
         house=house,
         avenue=street.avenue,
-        complement=_join(prefix + tokens[i:]),
+        complement=_join(prefix + tokens[i:]) if prefix or i < len(tokens) else "",
     )
 
 

@@ -58,7 +58,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Bump when the index layout or its construction changes (invalidates caches on disk).
-INDEX_VERSION = "3"
+INDEX_VERSION = "5"
 CACHE_ENV_VAR = "GEO_INTEGRATION_CACHE"
 
 FloatArray = npt.NDArray[np.float64]
@@ -305,18 +305,34 @@ def _group_mean(codes: npt.NDArray[np.intp], xy: FloatArray, n: int) -> FloatArr
         )
 
 
-def _label_table(parsed: pd.DataFrame, xy: FloatArray) -> tuple[pd.DataFrame, Any]:
-    """Mean position and spread (largest distance to the mean) of each canonical label.
+def _street_medians(streets: npt.NDArray[np.object_], xy: FloatArray) -> pd.DataFrame:
+    """Median position of each street's points: where the bulk of the street lies."""
+    frame = pd.DataFrame({"street": streets, "x": xy[:, 0], "y": xy[:, 1]})
+    return frame.groupby("street")[["x", "y"]].median()
 
-    Returns the table (indexed by label) and the label code of each point.
+
+def _label_table(
+    parsed: pd.DataFrame, xy: FloatArray, medians: pd.DataFrame
+) -> tuple[pd.DataFrame, Any]:
+    """Position and spread of each canonical label.
+
+    A label with several points (the same address in two places, or a typo in the source)
+    takes the point nearest the bulk of its street; ``spread`` is the largest distance from
+    it to the label's other points. Returns the table (indexed by label) and the label code
+    of each point.
     """
     codes, uniques = pd.factorize(parsed["label"].to_numpy())
-    mean = _group_mean(codes, xy, len(uniques))
-    dist = np.hypot(*(xy - mean[codes]).T)
+    med = medians.reindex(parsed["street"].to_numpy()).to_numpy(float)
+    dist = np.hypot(*(xy - med).T)
+    order = np.lexsort((dist, codes))
+    first = order[np.r_[True, codes[order][1:] != codes[order][:-1]]]
+    chosen = np.empty((len(uniques), 2))
+    chosen[codes[first]] = xy[first]
+    gap = np.hypot(*(xy - chosen[codes]).T)
     spread = np.zeros(len(uniques))
-    np.maximum.at(spread, codes, dist)
+    np.maximum.at(spread, codes, gap)
     table = pd.DataFrame(
-        {"x": mean[:, 0], "y": mean[:, 1], "spread": spread}, index=pd.Index(uniques)
+        {"x": chosen[:, 0], "y": chosen[:, 1], "spread": spread}, index=pd.Index(uniques)
     )
     return table, codes
 
@@ -328,7 +344,6 @@ def _face_points(parsed: pd.DataFrame, labels: pd.DataFrame, codes: Any) -> pd.D
         ["face", "house", "street", "cross", "calle", "street_value", "cross_value"]
     ].reset_index(drop=True)
     rows["x"], rows["y"] = labels["x"].to_numpy(), labels["y"].to_numpy()
-    rows = rows[labels["spread"].to_numpy() <= 60.0]
     key = rows["face"].astype(str) + "#" + rows["house"].astype(int).astype(str)
     kcodes, kuniq = pd.factorize(key.to_numpy())
     keep = np.unique(kcodes, return_index=True)[1]
@@ -385,7 +400,11 @@ def _regress(
 
 
 def _street_nodes(streets: Any, lab: pd.DataFrame, to_metric: Any) -> pd.DataFrame:
-    """Corners where centrelines of different streets meet: face key -> position."""
+    """Junctions of centrelines of crossing streets (a calle-like and a carrera-like one).
+
+    One row per junction and face key (``"CL 45|23"``): a face may have several (two
+    carriageways, or the same labels in a rural town).
+    """
     import shapely
 
     ok = lab["ok"].to_numpy()
@@ -401,16 +420,43 @@ def _street_nodes(streets: Any, lab: pd.DataFrame, to_metric: Any) -> pd.DataFra
         + ","
         + pd.Series(np.round(e["y"].to_numpy(), 6)).astype(str)
     )[0]
-    for col in ("street", "cross", "value"):
+    for col in ("street", "cross", "value", "calle"):
         e[col] = lab[col].to_numpy()[e["i"]]
     e = e.drop_duplicates(["node", "street"])
     pairs = e.merge(e, on="node", suffixes=("", "_o"))
-    pairs = pairs[pairs["street"] != pairs["street_o"]]
+    pairs = pairs[(pairs["street"] != pairs["street_o"]) & (pairs["calle"] != pairs["calle_o"])]
     mx, my = to_metric(pairs["x"].to_numpy(), pairs["y"].to_numpy())
-    frame = pd.DataFrame(
-        {"face": (pairs["street"] + "|" + pairs["cross_o"]).to_numpy(), "x": mx, "y": my}
+    return pd.DataFrame(
+        {
+            "face": (pairs["street"] + "|" + pairs["cross_o"]).to_numpy(),
+            "street": pairs["street"].to_numpy(),
+            "x": mx,
+            "y": my,
+        }
     )
-    return frame.groupby("face").agg(x=("x", "median"), y=("y", "median"), n=("x", "size"))
+
+
+def _pick_nodes(fits: pd.DataFrame, nodes: pd.DataFrame, medians: pd.DataFrame) -> pd.DataFrame:
+    """One junction per face: the one nearest the face's fitted corner, else nearest the bulk
+    of the street (a rural town reusing urban labels loses); junctions farther than 150 m
+    from a fitted corner are not trusted."""
+    valid = fits[fits["valid"]]
+    ref = pd.DataFrame(index=nodes["face"].unique())
+    ref["x"] = valid["ax"].reindex(ref.index)
+    ref["y"] = valid["ay"].reindex(ref.index)
+    ref["fit"] = ref["x"].notna()
+    street_of = nodes.drop_duplicates("face").set_index("face")["street"]
+    node_median = nodes.groupby("street")[["x", "y"]].median()
+    fallback = medians.combine_first(node_median).reindex(street_of.reindex(ref.index))
+    ref.loc[~ref["fit"], "x"] = fallback["x"].to_numpy()[~ref["fit"].to_numpy()]
+    ref.loc[~ref["fit"], "y"] = fallback["y"].to_numpy()[~ref["fit"].to_numpy()]
+    r = ref.reindex(nodes["face"].to_numpy())
+    dist = np.hypot(
+        nodes["x"].to_numpy() - r["x"].to_numpy(), nodes["y"].to_numpy() - r["y"].to_numpy()
+    )
+    picked = nodes.assign(d=dist, fit=r["fit"].to_numpy()).sort_values("d")
+    picked = picked.drop_duplicates("face").set_index("face")
+    return picked[~(picked["fit"] & (picked["d"] > 150.0))][["x", "y"]]
 
 
 def _corners(fits: pd.DataFrame, nodes: pd.DataFrame) -> pd.DataFrame:
@@ -484,7 +530,7 @@ def build_avenue_table(
         Optional SITP stops (``label`` like ``"AV. Boyacá - AC 170"``, point geometry): a
         name part of a label votes for the labelled centreline nearest to the stop (within
         40 m, other than the label's numbered street). Names absent from the centrelines
-        are added when 2+ stops agree at 50 %+.
+        are added with the streets that 2+ stops and 20 %+ of the votes name.
     to_metric
         ``f(lon, lat) -> (x, y)``; default EPSG:4326 -> EPSG:9377.
 
@@ -593,8 +639,10 @@ def _stop_votes(
         counts = group.groupby("street")["label"].agg(["size", lambda s: s.mode().iloc[0]])
         counts.columns = ["n", "label"]
         counts = counts.sort_values("n", ascending=False)
-        if counts["n"].iloc[0] >= 2 and counts["n"].iloc[0] >= 0.5 * counts["n"].sum():
-            out[str(key)] = [str(counts["label"].iloc[0])]
+        log.debug("stop votes for %s: %s", key, counts["n"].head(4).to_dict())
+        keep = counts[(counts["n"] >= 3) & (counts["n"] >= 0.2 * counts["n"].sum())].head(3)
+        if len(keep):
+            out[str(key)] = [str(lbl) for lbl in keep["label"]]
     return out
 
 
@@ -663,11 +711,13 @@ def build_index(
     import shapely
 
     x, y = to_metric(shapely.get_x(geom), shapely.get_y(geom))
-    labels, codes = _label_table(parsed, np.column_stack([x, y]))
+    xy = np.column_stack([x, y])
+    medians = _street_medians(parsed["street"].to_numpy(), xy)
+    labels, codes = _label_table(parsed, xy, medians)
     points = _face_points(parsed, labels, codes)
     fits = _fit_faces(points)
     street_labels = parse_street_labels(streets["etiqueta"])
-    nodes = _street_nodes(streets, street_labels, to_metric)
+    nodes = _pick_nodes(fits, _street_nodes(streets, street_labels, to_metric), medians)
     corners = _corners(fits, nodes)
     street_info = pd.concat(
         [

@@ -126,6 +126,11 @@ def _value(ref: StreetRef) -> float:
     return code_value(ref.number, ref.letters, ref.bis, ref.bis_letter, ref.cardinal)
 
 
+def _crossing(a: str, b: str) -> bool:
+    """True unless both types are calle-like or both carrera-like."""
+    return not ((a in CALLE_LIKE and b in CALLE_LIKE) or (a in CARRERA_LIKE and b in CARRERA_LIKE))
+
+
 def _ref_from_label(label: str) -> StreetRef | None:
     p = parse_address(f"{label}, 1 01")
     return p.street
@@ -160,6 +165,8 @@ def _candidates(parsed: Sequence[ParsedAddress], avenues: dict[str, list[str]]) 
             crosses.append(StreetRef(c.kind, c.number, c.letters, False, "", c.cardinal))
         r = 0
         for s in _street_variants(p, avenues):
+            if p.intersection and not _crossing(s.kind, p.cross.kind):
+                continue  # parallel streets do not meet
             s_tail = f" {s.cardinal}" if s.cardinal else ""
             fam = f"{family_type(s.kind)} {s.code}{s_tail}"
             for c in crosses:
@@ -308,10 +315,16 @@ def _along_street(index: GeocodeIndex, cand: _Candidates, hits: _Hits) -> None:
     i2 = np.clip(pos, 0, n - 1)
     lo_ok = (pos > 0) & (street_of[i1] == sid)
     hi_ok = (pos < n) & (street_of[i2] == sid)
-    # extrapolate with the two nearest corners on one side when the other is missing
-    a = np.where(lo_ok & hi_ok, i1, np.where(lo_ok, np.clip(i1 - 1, 0, n - 1), i2))
-    b = np.where(lo_ok & hi_ok, i2, np.where(lo_ok, i1, np.clip(i2 + 1, 0, n - 1)))
+    # beyond the known corners: extrapolate from the nearest corner and one up to 4 further
+    far_lo = np.clip(i1 - 4, 0, n - 1)
+    far_hi = np.clip(i2 + 4, 0, n - 1)
+    for _step in range(4):
+        far_lo = np.where(street_of[far_lo] == sid, far_lo, np.minimum(far_lo + 1, i1))
+        far_hi = np.where(street_of[far_hi] == sid, far_hi, np.maximum(far_hi - 1, i2))
+    a = np.where(lo_ok & hi_ok, i1, np.where(lo_ok, far_lo, i2))
+    b = np.where(lo_ok & hi_ok, i2, np.where(lo_ok, i1, far_hi))
     valid = (street_of[a] == sid) & (street_of[b] == sid) & (a != b) & (lo_ok | hi_ok)
+    valid &= inside_or_wide(keys, a, b, lo_ok & hi_ok)
     ka, kb = keys[a], keys[b]
     with np.errstate(invalid="ignore", divide="ignore"):
         t = (key - ka) / (kb - ka)
@@ -321,7 +334,8 @@ def _along_street(index: GeocodeIndex, cand: _Candidates, hits: _Hits) -> None:
     with np.errstate(invalid="ignore", divide="ignore"):
         unit = direction / norm[:, None]
     h = np.nan_to_num(cand.house[rows], nan=0.0)
-    xy = pa + t[:, None] * direction + unit * h[:, None]
+    with np.errstate(invalid="ignore"):
+        xy = pa + t[:, None] * direction + unit * h[:, None]
     inside = lo_ok & hi_ok
     reach = np.where(inside, 0.0, np.minimum(np.abs(key - np.where(lo_ok, ka, kb)), 10.0))
     valid &= np.isfinite(xy).all(axis=1) & (reach <= 6.0)
@@ -333,7 +347,17 @@ def _along_street(index: GeocodeIndex, cand: _Candidates, hits: _Hits) -> None:
     hits.matched[r] = np.asarray(cand.label, dtype=object)[r]
 
 
-def _grid(index: GeocodeIndex, cand: _Candidates, hits: _Hits, k: int = 8) -> None:
+def inside_or_wide(
+    keys: npt.NDArray[np.float64],
+    a: npt.NDArray[np.intp],
+    b: npt.NDArray[np.intp],
+    inside: npt.NDArray[np.bool_],
+) -> npt.NDArray[np.bool_]:
+    """Extrapolation needs a baseline of at least half a street number."""
+    return np.asarray(inside | (np.abs(keys[b] - keys[a]) >= 0.5), dtype=bool)
+
+
+def _grid(index: GeocodeIndex, cand: _Candidates, hits: _Hits, k: int = 16) -> None:
     todo = (hits.level == _NONE) & np.isfinite(cand.uv).all(axis=1)
     if not todo.any() or len(index.grid_uv) < 3:
         return
@@ -342,7 +366,9 @@ def _grid(index: GeocodeIndex, cand: _Candidates, hits: _Hits, k: int = 8) -> No
     k = min(k, len(index.grid_uv))
     dist, nb = tree.query(cand.uv[rows], k=k)
     near = dist[:, 0]
-    w = 1.0 / (dist + 0.5) ** 2
+    w = 1.0 / (dist + 1.0) ** 2
+    spread_u = index.grid_uv[nb, 0].std(axis=1)
+    spread_v = index.grid_uv[nb, 1].std(axis=1)
     uv = cand.uv[rows]
     # centred on the query (address space) and the nearest corner (map space)
     duv = index.grid_uv[nb] - uv[:, None, :]
@@ -364,6 +390,7 @@ def _grid(index: GeocodeIndex, cand: _Candidates, hits: _Hits, k: int = 8) -> No
     h = np.nan_to_num(cand.house[rows], nan=0.0)
     xy = xy + np.nan_to_num(unit) * h[:, None]
     valid = np.isfinite(xy).all(axis=1) & (near <= GRID_MAX_DISTANCE)
+    valid &= (spread_u >= 0.3) & (spread_v >= 0.3)  # neighbours must span both directions
     conf = np.clip(0.45 - 0.03 * near, 0.1, 0.45)
     r = rows[valid]
     hits.level[r] = _GRID
@@ -404,6 +431,41 @@ def match_labels(parsed: Sequence[ParsedAddress], index: GeocodeIndex) -> pd.Dat
         ``exact``, ``interpolated``, ``intersection``, ``grid`` or ``none`` (the *area* level
         needs area names and is added by :func:`geocode_addresses`).
     """
+    n = len(parsed)
+    out = pd.DataFrame(
+        {
+            "x": np.full(n, np.nan),
+            "y": np.full(n, np.nan),
+            "match_level": "none",
+            "confidence": 0.0,
+            "matched_address": pd.Series([None] * n, dtype=object),
+            "match_reason": [p.reason for p in parsed],
+        }
+    )
+    # fast path: the canonical label itself is an official point
+    first_try = index.labels.get_indexer(
+        pd.Index([p.label if p.house is not None and not p.intersection else "" for p in parsed])
+    )
+    direct = first_try >= 0
+    if direct.any():
+        out.loc[direct, "x"] = index.label_xy[first_try[direct], 0]
+        out.loc[direct, "y"] = index.label_xy[first_try[direct], 1]
+        out.loc[direct, "match_level"] = "exact"
+        spread = index.label_spread[first_try[direct]]
+        out.loc[direct, "confidence"] = np.where(spread > 30.0, 0.8, 1.0)
+        out.loc[direct, "matched_address"] = [
+            p.label for p, d in zip(parsed, direct, strict=True) if d
+        ]
+    rest = np.flatnonzero(~direct)
+    if len(rest) < n:
+        sub = _match_candidates([parsed[int(i)] for i in rest], index)
+        sub.index = rest
+        out.loc[rest] = sub.to_numpy()
+        return out
+    return _match_candidates(parsed, index)
+
+
+def _match_candidates(parsed: Sequence[ParsedAddress], index: GeocodeIndex) -> pd.DataFrame:
     n = len(parsed)
     out = pd.DataFrame(
         {
