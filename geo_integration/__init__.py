@@ -36,6 +36,12 @@ _API: dict[str, str] = {
     "load_hospitals": "geo_integration.loaders",
     "load_supercade": "geo_integration.loaders",
     "load_migration_figures": "geo_integration.loaders",
+    "parse_address": "geo_integration.address",
+    "parse_addresses": "geo_integration.address",
+    "geocode_addresses": "geo_integration.geocoder",
+    "make_geocoder": "geo_integration.geocoder",
+    "GeocodeCache": "geo_integration.geocode_cache",
+    "OnlineGeocoder": "geo_integration.geocode_online",
 }
 
 __all__ = ["__version__", *sorted(_API)]

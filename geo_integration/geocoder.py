@@ -642,7 +642,7 @@ def geocode_addresses(
         Aligned to ``data``'s index, EPSG:4326: for a DataFrame its columns, for a Series
         none; then ``lat``, ``lon``, ``match_level``, ``confidence``, ``matched_address``,
         ``match_reason`` (why a row is ``none``, or why it fell back to ``area``) and point
-        geometry (empty where unmatched).
+        geometry (missing where unmatched).
 
     Raises
     ------
@@ -694,7 +694,8 @@ def geocode_addresses(
     out["confidence"] = out["confidence"].astype(float)
     out["lat"] = out["lat"].astype(float)
     out["lon"] = out["lon"].astype(float)
-    geometry = gpd.points_from_xy(out["lon"], out["lat"])
+    geometry = gpd.GeoSeries(gpd.points_from_xy(out["lon"], out["lat"]), index=out.index)
+    geometry[out["lat"].isna()] = None
     return gpd.GeoDataFrame(out, geometry=geometry, crs="EPSG:4326")
 
 
