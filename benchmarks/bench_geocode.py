@@ -17,7 +17,8 @@ Reference noise is judged two ways. (1) Where a school's typed address is an off
 the school's point is compared with the city's own point for that label: the share farther
 than 200 m estimates how often the reference (point or typed address) is wrong. (2) A
 reference is *trusted* when an official address point on the typed street lies within 150 m
-of it (so the typed street and the point agree), and it lies in Bogotá. Error figures are
+of it, less than 2 street numbers from the typed cross street (so the typed address and
+the point agree by the city's own data), and it lies in Bogotá. Error figures are
 given for all matched references and for trusted ones; targets are judged on trusted,
 well-formed ones.
 """
@@ -38,9 +39,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from geo_integration import loaders  # noqa: E402
-from geo_integration.address import family_type, parse_address  # noqa: E402
+from geo_integration.address import StreetRef, family_type, parse_address  # noqa: E402
 from geo_integration.config import resolve_data_dir  # noqa: E402
-from geo_integration.geocode_index import load_index, parse_official  # noqa: E402
+from geo_integration.geocode_index import code_value, load_index, parse_official  # noqa: E402
 from geo_integration.geocoder import geocode_addresses  # noqa: E402
 
 GOOD = ("exact", "interpolated", "intersection")
@@ -59,21 +60,29 @@ def metric_xy(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return np.asarray(x), np.asarray(y)
 
 
-def street_keys(text: str, avenues: dict[str, list[str]]) -> set[str]:
-    """Family keys of the street(s) a typed address names."""
+def _key(ref: StreetRef) -> str:
+    tail = f" {ref.cardinal}" if ref.cardinal else ""
+    return f"{family_type(ref.kind)} {ref.code}{tail}"
+
+
+def _value(ref: StreetRef) -> float:
+    return code_value(ref.number, ref.letters, ref.bis, ref.bis_letter, ref.cardinal)
+
+
+def street_keys(text: str, avenues: dict[str, list[str]]) -> dict[str, float]:
+    """Street family keys a typed address names, each with the cross-street value on it."""
     p = parse_address(text, avenues=avenues)
-    keys = set()
-    refs = [p.street, p.cross if p.intersection else None]
-    for ref in refs:
-        if ref is not None and ref.kind:
-            tail = f" {ref.cardinal}" if ref.cardinal else ""
-            keys.add(f"{family_type(ref.kind)} {ref.code}{tail}")
-    if p.avenue:
-        for label in avenues.get(p.avenue, []):
-            q = parse_address(f"{label}, 1 01")
-            if q.street is not None:
-                tail = f" {q.street.cardinal}" if q.street.cardinal else ""
-                keys.add(f"{family_type(q.street.kind)} {q.street.code}{tail}")
+    if p.street is None or p.cross is None:
+        return {}
+    streets = [p.street]
+    for label in avenues.get(p.avenue or "", [])[1:]:
+        q = parse_address(f"{label}, 1 01")
+        if q.street is not None:
+            streets.append(q.street)
+    keys = {_key(s): _value(p.cross) for s in streets}
+    if p.intersection and p.cross.kind:
+        for s in streets:
+            keys[_key(p.cross)] = _value(s)
     return keys
 
 
@@ -87,20 +96,29 @@ class Official:
         parsed = parse_official(points["address"])
         ok = parsed["ok"].to_numpy()
         self.street = parsed.loc[ok, "street"].to_numpy()
+        self.cross_value = parsed.loc[ok, "cross_value"].to_numpy(float)
         self.label = parsed.loc[ok, "label"].to_numpy()
         x, y = metric_xy(points.geometry.x.to_numpy()[ok], points.geometry.y.to_numpy()[ok])
         self.xy = np.column_stack([x, y])
         self.tree = cKDTree(self.xy)
         self.by_label = pd.DataFrame(self.xy, index=self.label).groupby(level=0).mean()
 
-    def trusted(self, xy: np.ndarray, keys: list[set[str]], radius: float = 150.0) -> np.ndarray:
+    def trusted(
+        self, xy: np.ndarray, keys: list[dict[str, float]], radius: float = 150.0
+    ) -> np.ndarray:
+        """A reference is trusted when a city point within ``radius`` lies on the typed
+        street, less than 2 street numbers from the typed cross street."""
         near = self.tree.query_ball_point(xy, r=radius)
-        return np.array(
-            [
-                bool(k) and any(self.street[j] in k for j in idx)
-                for idx, k in zip(near, keys, strict=True)
-            ]
-        )
+        out = []
+        for idx, k in zip(near, keys, strict=True):
+            ok = False
+            for j in idx:
+                v = k.get(self.street[j])
+                if v is not None and abs(self.cross_value[j] - v) <= 2.0:
+                    ok = True
+                    break
+            out.append(ok)
+        return np.array(out, dtype=bool)
 
 
 def accuracy(name: str, texts: pd.Series, ref_xy: np.ndarray, index, official: Official,

@@ -58,7 +58,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Bump when the index layout or its construction changes (invalidates caches on disk).
-INDEX_VERSION = "5"
+INDEX_VERSION = "6"
 CACHE_ENV_VAR = "GEO_INTEGRATION_CACHE"
 
 FloatArray = npt.NDArray[np.float64]
@@ -477,7 +477,40 @@ def _corners(fits: pd.DataFrame, nodes: pd.DataFrame) -> pd.DataFrame:
     corners["cross"] = keys.str[1]
     corners["cross_value"] = cross_values(corners["cross"])
     corners = corners[np.isfinite(corners["cross_value"])]
+    corners = pd.concat([corners, _swapped(corners)])
     return _directions_from_neighbours(corners)
+
+
+_OPPOSITE = {"CL": ("KR", "TV"), "DG": ("KR", "TV"), "KR": ("CL", "DG"), "TV": ("CL", "DG")}
+
+
+def _swapped(corners: pd.DataFrame) -> pd.DataFrame:
+    """The same corners seen from the cross street: ``CL 45|23`` gives ``KR 23|45``.
+
+    The cross street's type is not in the key: each type of the other orientation is tried
+    and kept when such a street is known. Directions are left to the neighbouring corners.
+    """
+    known = set(corners["street"])
+    parts = corners["street"].str.split(" ", n=1, regex=False)
+    kind, rest = parts.str[0], parts.str[1]
+    rows = []
+    for k in (0, 1):
+        other = kind.map(lambda t, k=k: _OPPOSITE.get(t, ("", ""))[k])
+        street = other + " " + corners["cross"]
+        face = street + "|" + rest
+        keep = (other != "").to_numpy() & street.isin(known).to_numpy()
+        keep &= ~face.isin(corners.index).to_numpy()
+        sub = corners.loc[keep, ["x", "y", "from_streets"]].copy()
+        sub["street"] = street[keep].to_numpy()
+        sub["cross"] = rest[keep].to_numpy()
+        sub.index = pd.Index(face[keep].to_numpy())
+        rows.append(sub)
+    out = pd.concat(rows)
+    out = out[~out.index.duplicated()]
+    out["dx"] = np.nan
+    out["dy"] = np.nan
+    out["cross_value"] = cross_values(out["cross"])
+    return out[np.isfinite(out["cross_value"])]
 
 
 def _directions_from_neighbours(corners: pd.DataFrame) -> pd.DataFrame:
