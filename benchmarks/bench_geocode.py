@@ -26,6 +26,7 @@ well-formed ones.
 from __future__ import annotations
 
 import argparse
+import re
 import resource
 import sys
 import tempfile
@@ -225,7 +226,8 @@ def messy(labels: np.ndarray, rows: int, seed: int = 7) -> list[str]:
             house = str(min(99, int(house) + 1))
         if r[i, 2] < 0.3:
             code, _, card_s = street.partition(" ")
-            street = " ".join(code) + (f" {card_s}" if card_s else "")
+            spaced = re.sub(r"(?<=\d)(?=[A-Z])|(?<=[A-Z])(?=BIS)|(?<=BIS)(?=[A-Z])", " ", code)
+            street = spaced + (f" {card_s}" if card_s else "")
         names = types.get(kind, [kind])
         text = (
             f"{names[int(r[i, 3] * len(names))]} {street}{seps[int(r[i, 4] * len(seps))]}"

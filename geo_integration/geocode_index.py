@@ -13,7 +13,9 @@ the localities and UPZ (and optionally the SITP stops, for avenue names) and ret
 - ``street_corners``: the corners of each street sorted by cross-street number, and
   ``grid``: every corner in address space (calle number, carrera number) (level *grid*);
 - ``areas``: centroids of localities and UPZ by name (level *area*);
-- ``avenues``: the avenue table, name -> numbered streets, voted from the data.
+- ``avenues``: the avenue table, name -> numbered streets, voted from the data, and
+  ``avenue_xy``: the vertices of the centrelines that carry each avenue's name
+  (``avenue_shapes`` maps an avenue table key to its ``avenue_id``).
 
 :func:`load_index` (I/O) builds it from the data directory once and caches it on disk,
 keyed by the input files' sizes and modification times and :data:`INDEX_VERSION`.
@@ -58,7 +60,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Bump when the index layout or its construction changes (invalidates caches on disk).
-INDEX_VERSION = "6"
+INDEX_VERSION = "7"
 CACHE_ENV_VAR = "GEO_INTEGRATION_CACHE"
 
 FloatArray = npt.NDArray[np.float64]
@@ -95,6 +97,9 @@ class GeocodeIndex:
     grid_xy: FloatArray
     areas: pd.DataFrame
     avenues: dict[str, list[str]]
+    avenue_xy: FloatArray = field(default_factory=lambda: np.empty((0, 2)))
+    avenue_id: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
+    avenue_shapes: dict[str, int] = field(default_factory=dict)
     fingerprint: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
 
@@ -765,9 +770,57 @@ def build_index(
     index.avenues = build_avenue_table(
         streets, stops, to_metric=to_metric, street_labels=street_labels
     )
+    _avenue_shapes(index, streets, to_metric)
     index.meta = {"build_seconds": round(time.perf_counter() - t0, 2), **index.summary()}
     log.info("geocoding index built in %.1f s: %s", time.perf_counter() - t0, index.summary())
     return index
+
+
+def _shape_key(key: str, names: list[str]) -> str | None:
+    """The centreline name an avenue table key stands for: itself, the official name of an
+    alias, or a name whose words the key abbreviates in order (``C CALI``, ``A MEJIA``)."""
+    if key in names:
+        return key
+    if key in AVENUE_ALIASES:
+        return AVENUE_ALIASES[key][1] if AVENUE_ALIASES[key][1] in names else None
+    typed = key.split()
+    for name in names:
+        words = name.split()
+        j, full = 0, False
+        for word in words:
+            if j < len(typed) and (
+                word.startswith(typed[j]) or (typed[j] == "1" and word == "PRIMERO")
+            ):
+                full |= word == typed[j]
+                j += 1
+        if j == len(typed) and full:
+            return name
+    return None
+
+
+def _avenue_shapes(index: GeocodeIndex, streets: Any, to_metric: Any) -> None:
+    """Vertices of the centrelines named after each avenue (for crossings by geometry)."""
+    import shapely
+
+    named = streets[streets["nombre"].notna()]
+    keys = named["nombre"].astype(str).map(avenue_key).to_numpy()
+    names = sorted(set(keys) - {""})
+    ids = {name: i for i, name in enumerate(names)}
+    coords, which = shapely.get_coordinates(named.geometry.to_numpy(), return_index=True)
+    x, y = to_metric(coords[:, 0], coords[:, 1])
+    seg_id = np.array([ids.get(k, -1) for k in keys], dtype=np.int64)[which]
+    keep = seg_id >= 0
+    order = np.argsort(seg_id[keep], kind="stable")
+    index.avenue_xy = np.column_stack([x, y])[keep][order]
+    index.avenue_id = seg_id[keep][order]
+    shapes = {}
+    for key in index.avenues:
+        if key.isdigit():
+            continue
+        shape = _shape_key(key, names)
+        if shape is not None:
+            shapes[key] = ids[shape]
+    index.avenue_shapes = shapes
 
 
 def _street_values(lab: pd.DataFrame) -> pd.DataFrame:
@@ -829,6 +882,8 @@ _ARRAYS = (
     "street_corner_xy",
     "grid_uv",
     "grid_xy",
+    "avenue_xy",
+    "avenue_id",
 )
 _INDEXES = ("labels", "faces", "corners", "streets")
 
@@ -859,7 +914,12 @@ def save_index(index: GeocodeIndex, directory: Path) -> Path:
         values = getattr(index, name).to_numpy().astype(str)
         pq.write_table(pa.table({"v": values}), tmp / f"{name}.parquet")
     index.areas.to_parquet(tmp / "areas.parquet", index=False)
-    meta = {"fingerprint": index.fingerprint, "meta": index.meta, "avenues": index.avenues}
+    meta = {
+        "fingerprint": index.fingerprint,
+        "meta": index.meta,
+        "avenues": index.avenues,
+        "avenue_shapes": index.avenue_shapes,
+    }
     (tmp / "meta.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
     if directory.exists():
         shutil.rmtree(directory)
@@ -889,6 +949,7 @@ def read_index(directory: Path) -> GeocodeIndex:
         **arrays,
         areas=areas,
         avenues={k: list(v) for k, v in meta["avenues"].items()},
+        avenue_shapes={k: int(v) for k, v in meta["avenue_shapes"].items()},
         fingerprint=meta["fingerprint"],
         meta=meta["meta"],
     )

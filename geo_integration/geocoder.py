@@ -159,13 +159,18 @@ def _candidates(parsed: Sequence[ParsedAddress], avenues: dict[str, list[str]]) 
     for q, p in enumerate(parsed):
         if p.street is None or p.cross is None:
             continue
-        crosses = [p.cross]
-        if p.cross.bis:
-            c = p.cross
-            crosses.append(StreetRef(c.kind, c.number, c.letters, False, "", c.cardinal))
+        cross: StreetRef = p.cross
+        if p.intersection and p.avenue and not _is_avenue(p.street, avenues.get(p.avenue, [])):
+            p = p._replace(street=cross, cross=p.street)  # the avenue first
+            cross = p.cross or cross
+        crosses = [cross]
+        if cross.bis:
+            crosses.append(
+                StreetRef(cross.kind, cross.number, cross.letters, False, "", cross.cardinal)
+            )
         r = 0
         for s in _street_variants(p, avenues):
-            if p.intersection and not _crossing(s.kind, p.cross.kind):
+            if p.intersection and not _crossing(s.kind, cross.kind):
                 continue  # parallel streets do not meet
             s_tail = f" {s.cardinal}" if s.cardinal else ""
             fam = f"{family_type(s.kind)} {s.code}{s_tail}"
@@ -399,7 +404,7 @@ def _grid(index: GeocodeIndex, cand: _Candidates, hits: _Hits, k: int = 16) -> N
     hits.matched[r] = np.asarray(cand.label, dtype=object)[r]
 
 
-_TREES: dict[int, Any] = {}
+_TREES: dict[Any, Any] = {}
 
 
 def _grid_tree(index: GeocodeIndex) -> Any:
@@ -408,7 +413,8 @@ def _grid_tree(index: GeocodeIndex) -> Any:
     tree = _TREES.get(id(index))
     if tree is None or tree.n != len(index.grid_uv):
         tree = cKDTree(index.grid_uv)
-        _TREES.clear()
+        if len(_TREES) > 512:
+            _TREES.clear()
         _TREES[id(index)] = tree
     return tree
 
@@ -461,8 +467,10 @@ def match_labels(parsed: Sequence[ParsedAddress], index: GeocodeIndex) -> pd.Dat
         sub = _match_candidates([parsed[int(i)] for i in rest], index)
         sub.index = rest
         out.loc[rest] = sub.to_numpy()
-        return out
-    return _match_candidates(parsed, index)
+    else:
+        out = _match_candidates(parsed, index)
+    _avenue_crossings(parsed, out, index)
+    return out
 
 
 def _match_candidates(parsed: Sequence[ParsedAddress], index: GeocodeIndex) -> pd.DataFrame:
@@ -511,6 +519,142 @@ def _match_candidates(parsed: Sequence[ParsedAddress], index: GeocodeIndex) -> p
     reason = np.where(known, "no_position", "street_not_found")
     out.loc[q[~found], "match_reason"] = reason[~found]
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# named avenues: where the avenue's own centreline meets the cross street
+
+#: A result for a named avenue farther than this from the avenue's crossing is replaced.
+AVENUE_TOLERANCE_M = 250.0
+_OPPOSITE_TYPES = {"CL": ("KR", "TV"), "DG": ("KR", "TV"), "KR": ("CL", "DG"), "TV": ("CL", "DG")}
+
+
+def _avenue_points(index: GeocodeIndex, shape: int) -> tuple[Any, npt.NDArray[np.float64]]:
+    from scipy.spatial import cKDTree
+
+    key = (id(index), shape)
+    cached = _TREES.get(key)
+    if cached is None:
+        lo, hi = np.searchsorted(index.avenue_id, [shape, shape + 1])
+        pts = index.avenue_xy[lo:hi]
+        cached = (cKDTree(pts), pts) if len(pts) else (None, pts)
+        _TREES[key] = cached
+    return cached
+
+
+def _street_corner_points(index: GeocodeIndex, street: str) -> npt.NDArray[np.float64]:
+    sid = index.streets.get_indexer(pd.Index([street]))[0]
+    if sid < 0:
+        return np.empty((0, 2))
+    lo, hi = np.searchsorted(
+        index.street_corner_key, [sid * _STREET_STRIDE, (sid + 1) * _STREET_STRIDE]
+    )
+    return index.street_corner_xy[lo:hi]
+
+
+def _avenue_crossing(index: GeocodeIndex, p: ParsedAddress) -> npt.NDArray[np.float64] | None:
+    """Where the named avenue of ``p`` meets its cross street, moved by the house number."""
+    assert p.avenue is not None and p.street is not None and p.cross is not None
+    tree, pts = _avenue_points(index, index.avenue_shapes[p.avenue])
+    if tree is None:
+        return None
+    avenue_is_street = not p.intersection or _is_avenue(p.street, index.avenues[p.avenue])
+    avenue, cross = (p.street, p.cross) if avenue_is_street else (p.cross, p.street)
+    tail = f" {cross.cardinal}" if cross.cardinal else ""
+    if cross.kind:
+        keys = [f"{family_type(cross.kind)} {cross.code}{tail}"]
+    else:
+        keys = [
+            f"{t} {cross.code}{tail}" for t in _OPPOSITE_TYPES.get(family_type(avenue.kind), ())
+        ]
+    found: list[tuple[float, int]] = []
+    for key in keys:
+        corners = _street_corner_points(index, key)
+        if len(corners) == 0:
+            continue
+        dist, nearest = tree.query(corners)
+        for i in np.flatnonzero(dist <= 120.0):
+            if dist[i] <= 40.0 or _crosses(tree, pts, pts[nearest[i]], corners):
+                found.append((float(dist[i]), int(nearest[i])))
+    if not found:
+        return None
+    where = pts[[j for _, j in found]]
+    if np.ptp(where[:, 0]) > 500.0 or np.ptp(where[:, 1]) > 500.0:
+        return None  # the cross street meets the avenue in several places: ambiguous
+    at = pts[min(found)[1]]
+    h = float(p.house or 0) if not p.intersection else 0.0
+    if h == 0.0:
+        return at
+    return at + h * _avenue_direction(tree, pts, at, cross if avenue_is_street else avenue)
+
+
+def _is_avenue(ref: StreetRef, entries: Sequence[str]) -> bool:
+    """True when ``ref`` is one of the numbered streets of an avenue table entry."""
+    for label in entries:
+        other = _ref_from_label(label)
+        if other is not None and (family_type(other.kind), other.code, other.cardinal) == (
+            family_type(ref.kind),
+            ref.code,
+            ref.cardinal,
+        ):
+            return True
+    return False
+
+
+def _tangent(tree: Any, pts: npt.NDArray[np.float64], at: npt.NDArray[np.float64]) -> Any:
+    _, near = tree.query(at, k=min(6, len(pts)))
+    local = pts[np.atleast_1d(near)] - at
+    _, _, vt = np.linalg.svd(local - local.mean(axis=0), full_matrices=False)
+    return vt[0]
+
+
+def _crosses(
+    tree: Any, pts: npt.NDArray[np.float64], at: npt.NDArray[np.float64], corners: Any
+) -> bool:
+    """True when the cross street's corners near ``at`` lie on both sides of the avenue (a
+    street running alongside the avenue does not cross it; one that ends on it has a corner
+    within 40 m, accepted before this test)."""
+    rel = corners - at
+    near = rel[np.hypot(rel[:, 0], rel[:, 1]) <= 400.0]
+    t = _tangent(tree, pts, at)
+    side = np.sign(t[0] * near[:, 1] - t[1] * near[:, 0])
+    return bool((side > 0).any() and (side < 0).any())
+
+
+def _avenue_direction(
+    tree: Any, pts: npt.NDArray[np.float64], at: npt.NDArray[np.float64], cross: StreetRef
+) -> npt.NDArray[np.float64]:
+    """Unit tangent of the avenue at ``at``, pointing to higher cross numbers: north across
+    calles (south across Sur ones), west across carreras (east across Este ones)."""
+    t = _tangent(tree, pts, at)
+    calle = cross.kind in CALLE_LIKE or (not cross.kind and cross.cardinal == "S")
+    want = np.array([0.0, 1.0]) if calle else np.array([-1.0, 0.0])
+    if cross.cardinal in ("S", "E"):
+        want = -want
+    return np.asarray(t if t @ want >= 0 else -t, dtype=float)
+
+
+def _avenue_crossings(
+    parsed: Sequence[ParsedAddress], out: pd.DataFrame, index: GeocodeIndex
+) -> None:
+    """Check named-avenue results against the avenue's own centreline.
+
+    A named avenue changes numbered street along its length (Avenida Caracas is KR 14, then
+    other streets in the south): a numbered result far from where the named centreline meets
+    the cross street is replaced by that crossing (level ``intersection``).
+    """
+    for i, p in enumerate(parsed):
+        if p.avenue is None or p.avenue not in index.avenue_shapes or p.cross is None:
+            continue
+        at = _avenue_crossing(index, p)
+        if at is None:
+            continue
+        x, y = float(out.at[i, "x"]), float(out.at[i, "y"])  # type: ignore[arg-type]
+        if np.isfinite(x) and np.hypot(x - at[0], y - at[1]) <= AVENUE_TOLERANCE_M:
+            continue
+        out.at[i, "x"], out.at[i, "y"] = float(at[0]), float(at[1])
+        out.at[i, "match_level"], out.at[i, "confidence"] = "intersection", 0.7
+        out.at[i, "matched_address"], out.at[i, "match_reason"] = p.label, None
 
 
 # ---------------------------------------------------------------------------------------------
