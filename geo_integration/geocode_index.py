@@ -60,7 +60,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Bump when the index layout or its construction changes (invalidates caches on disk).
-INDEX_VERSION = "7"
+INDEX_VERSION = "8"
 CACHE_ENV_VAR = "GEO_INTEGRATION_CACHE"
 
 FloatArray = npt.NDArray[np.float64]
@@ -431,7 +431,7 @@ def _street_nodes(streets: Any, lab: pd.DataFrame, to_metric: Any) -> pd.DataFra
     pairs = e.merge(e, on="node", suffixes=("", "_o"))
     pairs = pairs[(pairs["street"] != pairs["street_o"]) & (pairs["calle"] != pairs["calle_o"])]
     mx, my = to_metric(pairs["x"].to_numpy(), pairs["y"].to_numpy())
-    return pd.DataFrame(
+    shared = pd.DataFrame(
         {
             "face": (pairs["street"] + "|" + pairs["cross_o"]).to_numpy(),
             "street": pairs["street"].to_numpy(),
@@ -439,6 +439,37 @@ def _street_nodes(streets: Any, lab: pd.DataFrame, to_metric: Any) -> pd.DataFra
             "y": my,
         }
     )
+    near = _near_junctions(geoms, lab, to_metric)
+    return pd.concat([shared, near[~near["face"].isin(shared["face"])]], ignore_index=True)
+
+
+def _near_junctions(geoms: Any, lab: pd.DataFrame, to_metric: Any) -> pd.DataFrame:
+    """Streets that end within 25 m of a crossing street without sharing a vertex with it
+    (a calle stopping at the edge of an avenue whose centreline runs down its median): the
+    junction is the end's projection on the crossing street."""
+    import shapely
+
+    metric = shapely.transform(geoms, lambda xy: np.column_stack(to_metric(xy[:, 0], xy[:, 1])))
+    ends = np.concatenate([shapely.get_point(metric, 0), shapely.get_point(metric, -1)])
+    owner = np.concatenate([np.arange(len(metric)), np.arange(len(metric))])
+    qi, si = shapely.STRtree(metric).query(ends, predicate="dwithin", distance=25.0)
+    a, b = owner[qi], si
+    calle = lab["calle"].to_numpy(bool)
+    street = lab["street"].to_numpy(object)
+    cross = lab["cross"].to_numpy(object)
+    keep = (calle[a] != calle[b]) & (street[a] != street[b])
+    qi, a, b = qi[keep], a[keep], b[keep]
+    at = shapely.line_interpolate_point(metric[b], shapely.line_locate_point(metric[b], ends[qi]))
+    x, y = shapely.get_x(at), shapely.get_y(at)
+    rows = pd.DataFrame(
+        {
+            "face": np.concatenate([street[a] + "|" + cross[b], street[b] + "|" + cross[a]]),
+            "street": np.concatenate([street[a], street[b]]),
+            "x": np.concatenate([x, x]),
+            "y": np.concatenate([y, y]),
+        }
+    )
+    return rows.drop_duplicates(["face", "x", "y"])
 
 
 def _pick_nodes(fits: pd.DataFrame, nodes: pd.DataFrame, medians: pd.DataFrame) -> pd.DataFrame:

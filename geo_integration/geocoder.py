@@ -650,7 +650,8 @@ def _avenue_crossings(
         if at is None:
             continue
         x, y = float(out.at[i, "x"]), float(out.at[i, "y"])  # type: ignore[arg-type]
-        if np.isfinite(x) and np.hypot(x - at[0], y - at[1]) <= AVENUE_TOLERANCE_M:
+        better = out.at[i, "match_level"] in ("exact", "interpolated", "intersection")
+        if better and np.hypot(x - at[0], y - at[1]) <= AVENUE_TOLERANCE_M:
             continue
         out.at[i, "x"], out.at[i, "y"] = float(at[0]), float(at[1])
         out.at[i, "match_level"], out.at[i, "confidence"] = "intersection", 0.7
