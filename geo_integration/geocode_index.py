@@ -255,8 +255,9 @@ def parse_official(labels: pd.Series) -> pd.DataFrame:
 
 def parse_street_labels(labels: pd.Series) -> pd.DataFrame:
     """Parse centreline labels (``"CL 63BIS S"``) into family key, cross key and value."""
+    positions, uniques = pd.factorize(np.asarray(labels, dtype=object))
     rows: list[tuple[Any, ...]] = []
-    for text in labels:
+    for text in uniques:
         m = _STREET_ONLY.match(text) if isinstance(text, str) else None
         if m is None:
             rows.append((False, None, None, None, None, np.nan, False, False))
@@ -276,18 +277,23 @@ def parse_street_labels(labels: pd.Series) -> pd.DataFrame:
                 t in CARRERA_LIKE,
             )
         )
+    rows.append((False, None, None, None, None, np.nan, False, False))  # missing values
     columns = ["ok", "type", "street", "label", "cross", "value", "calle", "carrera"]
-    return pd.DataFrame.from_records(rows, columns=columns, index=labels.index)
+    table = pd.DataFrame.from_records(rows, columns=columns)
+    out = table.iloc[positions].reset_index(drop=True)
+    out.index = labels.index
+    return out
 
 
 def cross_values(codes: pd.Series) -> FloatArray:
     """Address-space value of cross keys such as ``"15 E"`` or ``"74"`` (NaN if unreadable)."""
-    out = np.full(len(codes), np.nan)
-    for i, text in enumerate(codes):
+    positions, uniques = pd.factorize(np.asarray(codes, dtype=object))
+    values = np.full(len(uniques) + 1, np.nan)  # the last one for missing values (-1)
+    for i, text in enumerate(uniques):
         m = _CODE.match(text) if isinstance(text, str) else None
         if m is not None:
-            out[i] = _value(*(g or "" for g in m.groups()))
-    return out
+            values[i] = _value(*(g or "" for g in m.groups()))
+    return values[positions]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -440,7 +446,8 @@ def _street_nodes(streets: Any, lab: pd.DataFrame, to_metric: Any) -> pd.DataFra
         }
     )
     near = _near_junctions(geoms, lab, to_metric)
-    return pd.concat([shared, near[~near["face"].isin(shared["face"])]], ignore_index=True)
+    new = pd.Index(shared["face"].unique()).get_indexer(near["face"]) < 0
+    return pd.concat([shared, near[new]], ignore_index=True)
 
 
 def _near_junctions(geoms: Any, lab: pd.DataFrame, to_metric: Any) -> pd.DataFrame:
@@ -526,16 +533,16 @@ def _swapped(corners: pd.DataFrame) -> pd.DataFrame:
     The cross street's type is not in the key: each type of the other orientation is tried
     and kept when such a street is known. Directions are left to the neighbouring corners.
     """
-    known = set(corners["street"])
+    known = pd.Index(corners["street"].unique())
     parts = corners["street"].str.split(" ", n=1, regex=False)
     kind, rest = parts.str[0], parts.str[1]
     rows = []
     for k in (0, 1):
-        other = kind.map(lambda t, k=k: _OPPOSITE.get(t, ("", ""))[k])
+        other = kind.map({t: pair[k] for t, pair in _OPPOSITE.items()}).fillna("")
         street = other + " " + corners["cross"]
         face = street + "|" + rest
-        keep = (other != "").to_numpy() & street.isin(known).to_numpy()
-        keep &= ~face.isin(corners.index).to_numpy()
+        keep = (other != "").to_numpy() & (known.get_indexer(street) >= 0)
+        keep &= corners.index.get_indexer(face) < 0
         sub = corners.loc[keep, ["x", "y", "from_streets"]].copy()
         sub["street"] = street[keep].to_numpy()
         sub["cross"] = rest[keep].to_numpy()
