@@ -541,8 +541,8 @@ def _swapped(corners: pd.DataFrame) -> pd.DataFrame:
         other = kind.map({t: pair[k] for t, pair in _OPPOSITE.items()}).fillna("")
         street = other + " " + corners["cross"]
         face = street + "|" + rest
-        keep = (other != "").to_numpy() & (known.get_indexer(street) >= 0)
-        keep &= corners.index.get_indexer(face) < 0
+        keep = (other != "").to_numpy() & (known.get_indexer(pd.Index(street)) >= 0)
+        keep &= corners.index.get_indexer(pd.Index(face)) < 0
         sub = corners.loc[keep, ["x", "y", "from_streets"]].copy()
         sub["street"] = street[keep].to_numpy()
         sub["cross"] = rest[keep].to_numpy()
