@@ -42,7 +42,12 @@ sys.path.insert(0, str(ROOT))
 from geo_integration import loaders  # noqa: E402
 from geo_integration.address import StreetRef, family_type, parse_address  # noqa: E402
 from geo_integration.config import resolve_data_dir  # noqa: E402
-from geo_integration.geocode_index import code_value, load_index, parse_official  # noqa: E402
+from geo_integration.geocode_index import (  # noqa: E402
+    build_index,
+    code_value,
+    load_index,
+    parse_official,
+)
 from geo_integration.geocoder import geocode_addresses  # noqa: E402
 
 GOOD = ("exact", "interpolated", "intersection")
@@ -194,6 +199,48 @@ def reference_noise(schools: pd.DataFrame, ref_xy: np.ndarray, official: Officia
     )
 
 
+def holdout(root: Path, *, seed: int = 5) -> None:
+    """Ground truth for the levels below *exact*: hide city points, then find them.
+
+    3 % of the block faces lose all their points (their labels must be found by the
+    intersection or grid levels) and 5 % of the remaining points are hidden one by one (found
+    by interpolation between their neighbours); the city's own positions are the truth.
+    """
+    rng = np.random.default_rng(seed)
+    points = loaders.load_addresses(root)
+    parsed = parse_official(points["address"])
+    ok = parsed["ok"].to_numpy()
+    faces = parsed.loc[ok, "face"].unique()
+    hidden_faces = pd.Index(rng.choice(faces, size=int(0.03 * len(faces)), replace=False))
+    face_out = ok & (hidden_faces.get_indexer(pd.Index(parsed["face"].fillna(""))) >= 0)
+    point_out = ok & ~face_out & (rng.random(len(points)) < 0.05)
+    t0 = time.perf_counter()
+    index = build_index(
+        points[~(face_out | point_out)],
+        loaders.load_streets(root),
+        loaders.load_localities(root),
+        loaders.load_upz(root),
+        stops=loaders.load_sitp_stops(root),
+    )
+    seconds = time.perf_counter() - t0
+    print(f"\n== hold-out (index rebuilt without the hidden points in {seconds:.0f} s)")
+    x, y = metric_xy(points.geometry.x.to_numpy(), points.geometry.y.to_numpy())
+    for name, mask in (("hidden faces", face_out), ("hidden points", point_out)):
+        frame = pd.DataFrame({"label": parsed.loc[mask, "label"], "x": x[mask], "y": y[mask]})
+        frame = frame.drop_duplicates("label")
+        result = geocode_addresses(frame["label"].reset_index(drop=True), index=index)
+        gx, gy = metric_xy(result["lon"].to_numpy(), result["lat"].to_numpy())
+        err = np.hypot(gx - frame["x"].to_numpy(), gy - frame["y"].to_numpy())
+        level = result["match_level"].to_numpy()
+        counts = pd.Series(level).value_counts()
+        print(f"{name}: {len(frame)} labels; " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        for lv in ("exact", "interpolated", "intersection", "grid"):
+            m = (level == lv) & np.isfinite(err)
+            if m.any():
+                print(f"   {lv:13s} n={m.sum():6d} median {np.median(err[m]):7.1f} m"
+                      f"  p90 {np.percentile(err[m], 90):8.1f} m")  # fmt: skip
+
+
 def messy(labels: np.ndarray, rows: int, seed: int = 7) -> list[str]:
     """Perturb official labels the way people type them."""
     rng = np.random.default_rng(seed)
@@ -271,6 +318,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--worst", type=int, default=20)
     parser.add_argument("--skip-build", action="store_true")
+    parser.add_argument("--skip-holdout", action="store_true")
     args = parser.parse_args()
     root = resolve_data_dir(None)
     print(f"data: {root}")
@@ -297,6 +345,8 @@ def main() -> None:
         accuracy("SITP stops (intersection labels)", stops["label"],
                  np.column_stack([tx, ty]), index, official, args.worst)  # fmt: skip
         del official
+        if not args.skip_holdout:
+            holdout(root)
         throughput(index, args.rows)
     print(f"\npeak memory: {peak_mb():,.0f} MB")
 
