@@ -11,9 +11,10 @@ store or a private cache directory, never next to published outputs.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -58,11 +59,17 @@ class GeocodeCache:
             msg = f"cannot open the geocoding cache {str(self.path)!r}: {exc}"
             raise GeocodeError(msg) from exc
 
-    def _connect(self) -> sqlite3.Connection:
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        """A connection that commits on success, rolls back on error, and is closed."""
         con = sqlite3.connect(self.path)
-        con.execute("PRAGMA journal_mode=WAL")
-        con.execute("PRAGMA synchronous=NORMAL")
-        return con
+        try:
+            con.execute("PRAGMA journal_mode=WAL")
+            con.execute("PRAGMA synchronous=NORMAL")
+            with con:
+                yield con
+        finally:
+            con.close()
 
     def get(self, labels: Sequence[str], *, source: str) -> pd.DataFrame:
         """Return the cached results of ``labels`` under ``source`` (indexed by label)."""

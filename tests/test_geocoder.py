@@ -15,6 +15,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from minicity import ORIGIN
 from pyproj import Transformer
 from shapely.geometry import Point
@@ -344,3 +346,24 @@ def test_online_uses_a_rate_limited_nominatim(monkeypatch: pytest.MonkeyPatch) -
 def test_query_text() -> None:
     assert query_text("CL 42 S, 15 32 E") == "Calle 42 Sur #15-32 Este, Bogotá, Colombia"
     assert query_text("KR 109 - CL 23") == "KR 109 con CL 23, Bogotá, Colombia"
+
+
+def test_progress_is_reported(index: GeocodeIndex) -> None:
+    seen: list[tuple[int, int]] = []
+    geocode_addresses(
+        pd.Series(["CL 5, 3 20", "CL 5, 3 30", "CL 5, 3 20"]),
+        index=index,
+        progress=lambda done, total: seen.append((done, total)),
+    )
+    assert seen[-1] == (2, 2)  # two distinct texts
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(max_size=40), min_size=1, max_size=5))
+def test_any_text_gets_a_level(index: GeocodeIndex, texts: list[str]) -> None:
+    result = geocode_addresses(pd.Series(texts), index=index)
+    assert len(result) == len(texts)
+    assert set(result["match_level"]) <= set(LEVELS)
+    placed = result["match_level"] != "none"
+    assert result.loc[placed, "lat"].notna().all()
+    assert result.loc[~placed, "match_reason"].notna().all()
