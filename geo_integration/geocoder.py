@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LEVELS",
+    "MATCH_REASONS",
     "RESULT_COLUMNS",
     "geocode_addresses",
     "make_geocoder",
@@ -75,7 +76,6 @@ RESULT_COLUMNS: tuple[str, ...] = (
 MATCH_REASONS: dict[str, str] = {
     "street_not_found": "the street is not in the city's streets or address points",
     "no_position": "the street is known but neither the cross street nor the grid places it",
-    "outside_grid": "the numbers are too far from any known corner to extrapolate",
 }
 
 _EXACT, _INTERP, _CORNER, _STREET, _GRID, _NONE = range(6)
@@ -104,9 +104,7 @@ def _street_variants(p: ParsedAddress, avenues: dict[str, list[str]]) -> list[St
     out = [base]
     twin = {"CL": "AC", "AC": "CL", "KR": "AK", "AK": "KR"}.get(base.kind)
     if twin:
-        out.append(
-            StreetRef(twin, base.number, base.letters, base.bis, base.bis_letter, base.cardinal)
-        )
+        out.append(_retype(base, twin))
     if p.avenue is not None:
         for label in avenues.get(p.avenue, [])[1:3]:
             ref = _ref_from_label(label)
@@ -146,67 +144,66 @@ def _uv(street: StreetRef, cross: StreetRef) -> tuple[float, float]:
     return np.nan, np.nan
 
 
+_Row = tuple[str | None, str, str, str, float, float, tuple[float, float]]
+
+
+def _address_candidates(p: ParsedAddress, avenues: dict[str, list[str]]) -> list[_Row]:
+    """Ways to read one parsed address, most faithful first: (exact label or None, face
+    key, street key, label, house, cross value, (u, v))."""
+    assert p.street is not None and p.cross is not None
+    if p.intersection and p.avenue and not _is_avenue(p.street, avenues.get(p.avenue, [])):
+        p = p._replace(street=p.cross, cross=p.street)  # the avenue first
+    cross: StreetRef = p.cross  # type: ignore[assignment]
+    crosses = [cross]
+    if cross.bis:
+        crosses.append(
+            StreetRef(cross.kind, cross.number, cross.letters, False, "", cross.cardinal)
+        )
+    house = float(p.house) if p.house is not None and not p.intersection else np.nan
+    rows: list[_Row] = []
+    for s in _street_variants(p, avenues):
+        if p.intersection and not _crossing(s.kind, cross.kind):
+            continue  # parallel streets do not meet
+        s_tail = f" {s.cardinal}" if s.cardinal else ""
+        fam = f"{family_type(s.kind)} {s.code}{s_tail}"
+        for c in crosses:
+            c_tail = f" {c.cardinal}" if c.cardinal else ""
+            cross_key = f"{c.code}{c_tail}"
+            exact = None
+            if p.intersection:
+                label = f"{s.street_label} - {c.street_label}"
+                uv = _uv_intersection(s, c)
+            elif p.house is None:
+                label, uv = f"{s.street_label}, {cross_key}", _uv(s, c)
+            else:
+                exact = label = f"{s.street_label}, {c.code} {p.house:02d}{c_tail}"
+                uv = _uv(s, c)
+            rows.append((exact, f"{fam}|{cross_key}", fam, label, house, _value(c), uv))
+    return rows
+
+
 def _candidates(parsed: Sequence[ParsedAddress], avenues: dict[str, list[str]]) -> _Candidates:
     query: list[int] = []
     rank: list[int] = []
-    exact: list[str | None] = []
-    face: list[str] = []
-    street_keys: list[str] = []
-    labels: list[str] = []
-    house: list[float] = []
-    cvals: list[float] = []
-    uv: list[tuple[float, float]] = []
+    rows: list[_Row] = []
     for q, p in enumerate(parsed):
         if p.street is None or p.cross is None:
             continue
-        cross: StreetRef = p.cross
-        if p.intersection and p.avenue and not _is_avenue(p.street, avenues.get(p.avenue, [])):
-            p = p._replace(street=cross, cross=p.street)  # the avenue first
-            cross = p.cross or cross
-        crosses = [cross]
-        if cross.bis:
-            crosses.append(
-                StreetRef(cross.kind, cross.number, cross.letters, False, "", cross.cardinal)
-            )
-        r = 0
-        for s in _street_variants(p, avenues):
-            if p.intersection and not _crossing(s.kind, cross.kind):
-                continue  # parallel streets do not meet
-            s_tail = f" {s.cardinal}" if s.cardinal else ""
-            fam = f"{family_type(s.kind)} {s.code}{s_tail}"
-            for c in crosses:
-                c_tail = f" {c.cardinal}" if c.cardinal else ""
-                cross_key = f"{c.code}{c_tail}"
-                h = p.house
-                if h is None or p.intersection:
-                    label = (
-                        f"{s.street_label}, {cross_key}"
-                        if not p.intersection
-                        else (f"{s.street_label} - {c.street_label}")
-                    )
-                    exact.append(None)
-                else:
-                    label = f"{s.street_label}, {c.code} {h:02d}{c_tail}"
-                    exact.append(label)
-                query.append(q)
-                rank.append(r)
-                face.append(f"{fam}|{cross_key}")
-                street_keys.append(fam)
-                labels.append(label)
-                house.append(float(h) if h is not None and not p.intersection else np.nan)
-                cvals.append(code_value(c.number, c.letters, c.bis, c.bis_letter, c.cardinal))
-                uv.append(_uv(s, c) if not p.intersection else _uv_intersection(s, c))
-                r += 1
+        found = _address_candidates(p, avenues)
+        query.extend([q] * len(found))
+        rank.extend(range(len(found)))
+        rows.extend(found)
+    columns: list[tuple[Any, ...]] = list(zip(*rows, strict=True)) if rows else [()] * 7
     return _Candidates(
         query=np.asarray(query, dtype=np.intp),
         rank=np.asarray(rank, dtype=np.intp),
-        exact=exact,
-        face=face,
-        street=street_keys,
-        label=labels,
-        house=np.asarray(house, dtype=float),
-        cross_value=np.asarray(cvals, dtype=float),
-        uv=np.asarray(uv, dtype=float).reshape(-1, 2),
+        exact=list(columns[0]),
+        face=list(columns[1]),
+        street=list(columns[2]),
+        label=list(columns[3]),
+        house=np.asarray(columns[4], dtype=float),
+        cross_value=np.asarray(columns[5], dtype=float),
+        uv=np.asarray(columns[6], dtype=float).reshape(-1, 2),
     )
 
 
@@ -329,7 +326,7 @@ def _along_street(index: GeocodeIndex, cand: _Candidates, hits: _Hits) -> None:
     a = np.where(lo_ok & hi_ok, i1, np.where(lo_ok, far_lo, i2))
     b = np.where(lo_ok & hi_ok, i2, np.where(lo_ok, i1, far_hi))
     valid = (street_of[a] == sid) & (street_of[b] == sid) & (a != b) & (lo_ok | hi_ok)
-    valid &= inside_or_wide(keys, a, b, lo_ok & hi_ok)
+    valid &= _inside_or_wide(keys, a, b, lo_ok & hi_ok)
     ka, kb = keys[a], keys[b]
     with np.errstate(invalid="ignore", divide="ignore"):
         t = (key - ka) / (kb - ka)
@@ -352,7 +349,7 @@ def _along_street(index: GeocodeIndex, cand: _Candidates, hits: _Hits) -> None:
     hits.matched[r] = np.asarray(cand.label, dtype=object)[r]
 
 
-def inside_or_wide(
+def _inside_or_wide(
     keys: npt.NDArray[np.float64],
     a: npt.NDArray[np.intp],
     b: npt.NDArray[np.intp],
