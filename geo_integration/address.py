@@ -514,8 +514,6 @@ def _find_start(tokens: list[str], index: _AvenueIndex) -> int | None:
             if i == 0 and _match_avenue(tokens, 0, index) is not None:
                 return 0
             continue
-        if tok == "K" and i:
-            continue
         nxt = i + 1
         if _starts_number(tokens, nxt) or _is_type(tokens, nxt):
             return i
