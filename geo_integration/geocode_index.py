@@ -60,7 +60,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Bump when the index layout or its construction changes (invalidates caches on disk).
-INDEX_VERSION = "8"
+INDEX_VERSION = "9"
 CACHE_ENV_VAR = "GEO_INTEGRATION_CACHE"
 
 FloatArray = npt.NDArray[np.float64]
@@ -451,9 +451,10 @@ def _street_nodes(streets: Any, lab: pd.DataFrame, to_metric: Any) -> pd.DataFra
 
 
 def _near_junctions(geoms: Any, lab: pd.DataFrame, to_metric: Any) -> pd.DataFrame:
-    """Streets that end within 25 m of a crossing street without sharing a vertex with it
-    (a calle stopping at the edge of an avenue whose centreline runs down its median): the
-    junction is the end's projection on the crossing street."""
+    """Junctions without a shared vertex: a street ending within 25 m of a crossing street (a
+    calle stopping at the edge of an avenue whose centreline runs down its median; the
+    junction is the end's projection on the avenue), and streets whose lines cross (bridges,
+    interchanges, unnoded crossings; the junction is where they cross)."""
     import shapely
 
     metric = shapely.transform(geoms, lambda xy: np.column_stack(to_metric(xy[:, 0], xy[:, 1])))
@@ -467,6 +468,13 @@ def _near_junctions(geoms: Any, lab: pd.DataFrame, to_metric: Any) -> pd.DataFra
     keep = (calle[a] != calle[b]) & (street[a] != street[b])
     qi, a, b = qi[keep], a[keep], b[keep]
     at = shapely.line_interpolate_point(metric[b], shapely.line_locate_point(metric[b], ends[qi]))
+    # and streets that cross without a shared vertex (interchanges, unnoded crossings)
+    ca, cb = shapely.STRtree(metric).query(metric, predicate="crosses")
+    keep = (ca < cb) & (calle[ca] != calle[cb]) & (street[ca] != street[cb])
+    ca, cb = ca[keep], cb[keep]
+    crossing = shapely.centroid(shapely.intersection(metric[ca], metric[cb]))
+    a, b = np.concatenate([a, ca]), np.concatenate([b, cb])
+    at = np.concatenate([at, crossing])
     x, y = shapely.get_x(at), shapely.get_y(at)
     rows = pd.DataFrame(
         {
