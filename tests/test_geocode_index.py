@@ -147,10 +147,11 @@ def test_default_cache_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
 
 @pytest.mark.shared_data
 @pytest.mark.slow
-def test_real_index_avenues_and_exact_point(shared_data: Path) -> None:
+def test_real_index_avenues_and_exact_point(shared_data: Path, tmp_path: Path) -> None:
     from geo_integration.geocoder import geocode_addresses
 
-    index = load_index(shared_data)  # built once (about 30 s), then read from the user cache
+    # about 30 s to build; set GEO_INTEGRATION_CACHE to keep it between runs
+    index = load_index(shared_data, cache_dir=os.environ.get("GEO_INTEGRATION_CACHE", tmp_path))
     assert index.avenues["BOYACA"][0] == "AK 72"
     assert index.avenues["NQS"][0].endswith(" 30")
     result = geocode_addresses(
