@@ -14,6 +14,9 @@ Levels, best first (``match_level``):
 5. ``area``: the centroid of the barrio, UPZ or locality named in the record;
 6. ``none``: no position; ``match_reason`` says why.
 
+With an :class:`geo_integration.geocode_online.OnlineGeocoder` (off by default), rows left at
+``area`` or ``none`` may come back as ``online`` (confidence 0.5).
+
 :func:`match_labels` is the kernel (parsed addresses + index -> positions in metres).
 :func:`geocode_addresses` is the public API (texts -> GeoDataFrame in EPSG:4326, with the
 result cache and the optional online geocoder); :func:`make_geocoder` returns the callable
