@@ -80,6 +80,12 @@ _API: dict[str, str] = {
     "service_areas": "geo_integration.service_areas",
     "AccessResult": "geo_integration.accessibility",
     "compute_access": "geo_integration.accessibility",
+    "parse_address": "geo_integration.address",
+    "parse_addresses": "geo_integration.address",
+    "geocode_addresses": "geo_integration.geocoder",
+    "make_geocoder": "geo_integration.geocoder",
+    "GeocodeCache": "geo_integration.geocode_cache",
+    "OnlineGeocoder": "geo_integration.geocode_online",
 }
 
 __all__ = ["__version__", *sorted(_API)]

@@ -546,6 +546,102 @@ def access_command(
     )
 
 
+# --- geocode ------------------------------------------------------------------------------
+
+
+@cli.command("geocode")
+@click.argument("input_file", metavar="INPUT", type=click.Path(path_type=Path))
+@click.option("--address-col", required=True, help="Column holding the addresses.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Output file (default: INPUT_geocoded.csv next to INPUT). CSV unless the extension "
+    "is .parquet, .geojson or .xlsx.",
+)
+@click.option("--barrio-col", default=None, help="Barrio column (area level fallback).")
+@click.option("--upz-col", default=None, help="UPZ column (area level fallback).")
+@click.option("--localidad-col", default=None, help="Locality column (area level fallback).")
+@click.option(
+    "--cache",
+    "cache_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="SQLite result cache (default: geocode_cache.sqlite in the cache directory, "
+    "$GEO_INTEGRATION_CACHE or ~/.cache/geo_integration).",
+)
+@click.option("--no-cache", is_flag=True, help="Do not read or write the result cache.")
+@click.option(
+    "--online",
+    is_flag=True,
+    help="Also ask Nominatim (OpenStreetMap) for addresses no offline level placed. This "
+    "SENDS THOSE ADDRESSES OUT of the machine: only with permission. Off by default.",
+)
+@data_dir_option
+def geocode_command(
+    input_file: Path,
+    address_col: str,
+    out: Path | None,
+    barrio_col: str | None,
+    upz_col: str | None,
+    localidad_col: str | None,
+    cache_path: Path | None,
+    no_cache: bool,
+    online: bool,
+    data_dir: Path | None,
+) -> None:
+    """Geocode the Bogotá addresses of INPUT offline (CSV, XLSX, GeoJSON or Parquet).
+
+    Writes the input columns plus lat, lon, match_level (exact, interpolated,
+    intersection, grid, area, none), confidence, matched_address and match_reason.
+
+    WARNING: the output holds addresses and coordinates of individual records. It is an
+    input-side working file, as sensitive as the data drop: keep it with the drop, never
+    publish or share it. The result cache holds addresses too.
+    """
+    from rich.progress import Progress
+
+    from geo_integration.errors import MissingColumnError
+    from geo_integration.geocode_index import default_cache_dir, load_index
+    from geo_integration.geocode_io import read_table, write_table
+    from geo_integration.geocoder import geocode_addresses
+
+    table = read_table(input_file)
+    for column in (address_col, barrio_col, upz_col, localidad_col):
+        if column is not None and column not in table.columns:
+            msg = f"no column {column!r}; columns: {[str(c) for c in table.columns]!r}"
+            raise MissingColumnError(msg, path=input_file, column=column)
+    target = out or input_file.with_name(f"{input_file.stem}_geocoded.csv")
+    cache = None if no_cache else (cache_path or default_cache_dir() / "geocode_cache.sqlite")
+    engine = None
+    if online:
+        from geo_integration.geocode_online import OnlineGeocoder
+
+        engine = OnlineGeocoder()
+    index = load_index(data_dir)
+    with Progress(console=_stderr_console(), transient=True) as bar:
+        task = bar.add_task("parsing addresses", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        result = geocode_addresses(
+            table,
+            address_col=address_col,
+            barrio_col=barrio_col,
+            upz_col=upz_col,
+            localidad_col=localidad_col,
+            index=index,
+            cache=cache,
+            online=engine,
+            progress=progress,
+        )
+    write_table(result, target)
+    counts = result["match_level"].value_counts()
+    summary = ", ".join(f"{level} {int(n)}" for level, n in counts.items())
+    click.echo(f"{target}: {len(result)} rows geocoded ({summary})")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return its exit code (see the module docstring)."""
     try:

@@ -426,8 +426,9 @@ def _stage_gaps(run: _Run, drop: Any, access: _Access) -> Any:
     with run.timed(record):
         located = access.residences[access.residences["located"].astype(bool)]
         types = [k for k, group in access.keys.items() if group == "service_type"]
-        result = find_gaps(located, access.hexagons.reset_index(), settings=cfg,
-                           service_types=types)
+        result = find_gaps(
+            located, access.hexagons.reset_index(), settings=cfg, service_types=types
+        )
         files = _outputs_intact(run.out_dir, stage_dir, key)
         if files is None:
             written = list(result.write(stage_dir).values())
