@@ -291,7 +291,7 @@ def run_drop(
     sites = _stage_siting(run, drop, access, gaps, siting)
     _stage_maps(run, drop, access, gaps, sites, online_basemap=online_basemap)
     _stage_report(run, drop, access, gaps, sites)
-    leaks = _stage_privacy(run, drop)
+    leaks = _stage_privacy(run, drop, sites)
     manifest = _write_manifest(run, drop, started, siting, leaks)
     if leaks:
         msg = f"privacy check failed: {len(leaks)} finding(s) in {str(out)!r}; see {manifest}"
@@ -359,7 +359,7 @@ def _stage_access(run: _Run, drop: Any) -> _Access:
         cache = _cache_dir(drop.path, "access", key)
         loaded = _load_frames(cache, _ACCESS_TABLES)
         if loaded is None:
-            residences = drop.residences
+            residences = _measurable(drop.residences)
             network = load_network(run.data_dir, speed_kmh=cfg.walking_speed_kmh)
             result = compute_access(
                 residences, drop.services, network, settings=cfg, data_dir=run.data_dir
@@ -416,8 +416,32 @@ def _stage_access(run: _Run, drop: Any) -> _Access:
     return access
 
 
+def _measurable(residences: Any) -> Any:
+    """Residences as measured: those placed only at an area's centre (geocoding level
+    ``area``) keep their locality/UPZ but are not located for walking times."""
+    if "match_level" not in residences.columns:
+        return residences
+    area = (residences["match_level"] == "area").to_numpy()
+    if area.any():
+        residences = residences.copy()
+        residences.loc[area, "geometry"] = None
+        residences.loc[area, ["lon", "lat"]] = float("nan")
+        log.info("%d residences placed only at an area centre: not measured", int(area.sum()))
+    return residences
+
+
+_GAPS_TABLES = [
+    "clusters",
+    "hexagons",
+    "rank_localities",
+    "rank_upz",
+    "candidate_areas",
+    "residence_cluster",
+]
+
+
 def _stage_gaps(run: _Run, drop: Any, access: _Access) -> Any:
-    from geo_integration.gaps import find_gaps
+    from geo_integration.gaps import GapsResult, find_gaps
 
     cfg = run.settings
     key = _key("gaps", access.key, run.code)
@@ -425,17 +449,33 @@ def _stage_gaps(run: _Run, drop: Any, access: _Access) -> Any:
     stage_dir = run.out_dir / "gaps"
     with run.timed(record):
         located = access.residences[access.residences["located"].astype(bool)]
-        types = [k for k, group in access.keys.items() if group == "service_type"]
-        result = find_gaps(
-            located, access.hexagons.reset_index(), settings=cfg, service_types=types
-        )
+        cache = _cache_dir(drop.path, "gaps", key)
+        loaded = _load_frames(cache, _GAPS_TABLES)
+        if loaded is None:
+            types = [k for k, group in access.keys.items() if group == "service_type"]
+            result = find_gaps(
+                located, access.hexagons.reset_index(), settings=cfg, service_types=types
+            )
+            frames = {name: getattr(result, name) for name in _GAPS_TABLES}
+            frames["residence_cluster"] = result.residence_cluster.to_frame("cluster")
+            _save_frames(cache, frames, {"parameters": result.parameters})
+        else:
+            frames, meta = loaded
+            record.cached = True
+            result = GapsResult(
+                clusters=frames["clusters"],
+                hexagons=frames["hexagons"],
+                rank_localities=frames["rank_localities"],
+                rank_upz=frames["rank_upz"],
+                candidate_areas=frames["candidate_areas"],
+                residence_cluster=frames["residence_cluster"]["cluster"],
+                parameters=meta["parameters"],
+            )
         files = _outputs_intact(run.out_dir, stage_dir, key)
         if files is None:
             written = list(result.write(stage_dir).values())
             _clear_stale(stage_dir, written)
             files = _record_outputs(run.out_dir, stage_dir, key, written)
-        else:
-            record.cached = True
         record.files = files
         record.counts_in = {"residences": len(located), "hexagons": len(access.hexagons)}
         record.counts_out = {
@@ -530,7 +570,7 @@ def _stage_report(run: _Run, drop: Any, access: _Access, gaps: Any, sites: Any) 
     run.say("report", "report.html and report.xlsx")
 
 
-def _stage_privacy(run: _Run, drop: Any) -> list[Any]:
+def _stage_privacy(run: _Run, drop: Any, sites: Any) -> list[Any]:
     from geo_integration.privacy_check import scan_outputs
 
     outputs = {rel: digest for s in run.stages for rel, digest in s.files.items()}
@@ -543,7 +583,7 @@ def _stage_privacy(run: _Run, drop: Any) -> list[Any]:
             record.cached = True
             leaks: list[Any] = []
         else:
-            needles = _needles(drop, run.drop_dir)
+            needles = _needles(run, drop, sites)
             leaks = scan_outputs(run.out_dir, needles, skip=(MANIFEST, ".privacy"))
             if not leaks:
                 for old in stage_dir.glob("*.ok"):
@@ -555,13 +595,30 @@ def _stage_privacy(run: _Run, drop: Any) -> list[Any]:
     return leaks
 
 
-def _needles(drop: Any, drop_dir: Path | None) -> Any:
-    from geo_integration.privacy_check import drop_needles, raw_residence_values
+def _needles(run: _Run, drop: Any, sites: Any) -> Any:
+    from geo_integration import loaders
+    from geo_integration.privacy_check import (
+        drop_needles,
+        raw_residence_values,
+        reference_vertices,
+    )
 
-    raw = raw_residence_values(drop_dir) if drop_dir is not None else None
+    raw = raw_residence_values(run.drop_dir) if run.drop_dir is not None else None
     services = drop.services
     allowed = list(zip(services["lat"], services["lon"], strict=True))
-    return drop_needles(drop.residences, raw=raw, allowed_points=allowed)
+    if sites is not None:
+        frame = sites.sites
+        allowed += list(zip(frame.geometry.y, frame.geometry.x, strict=True))
+    vertices = reference_vertices(
+        loaders.load_localities(run.data_dir), loaders.load_upz(run.data_dir)
+    )
+    return drop_needles(
+        drop.residences,
+        raw=raw,
+        allowed_points=allowed,
+        allowed_vertices=[tuple(v) for v in vertices],
+        public_addresses=services["address"].dropna().astype(str).tolist(),
+    )
 
 
 # ---------------------------------------------------------------------------- render inputs

@@ -1,26 +1,35 @@
 """Scan outputs for anything that reveals an individual residence.
 
-``geo-integration privacy-check OUT_DIR --drop DROP_DIR`` reads the raw drop, collects what
-would identify a residence (its coordinates to 4 decimals, its address, its id and personal
-fields), and searches every output file for them. It fails if it finds any.
+``geo-integration privacy-check OUT_DIR --drop DROP_DIR`` collects what would identify a
+residence of the drop (its coordinates to 4 decimals, its address, its id and personal fields)
+and searches every output file for them. It fails if it finds any.
 
-How coordinates are judged. A leak is a (lat, lon) pair of a residence, rounded to 4 decimals
-(about 11 m), written next to each other in an output (in either order, as consecutive numbers
-of the text). Published geometry has many vertices, and some fall within 11 m of a home by
-chance; these are not leaks when the pair is:
+Coordinates. Every coordinate pair written in an output is found where it can be told apart
+as a pair: point geometries and polygon/line vertices of GeoParquet and WKT, ``[a, b]`` arrays of
+HTML, JSON and GeoJSON, ``"lat": a, "lng": b`` objects, latitude/longitude columns of tables
+and adjacent numbers in a spreadsheet row. A pair matches a residence when both numbers,
+rounded to 4 decimals (about 11 m), equal the residence's. Then:
 
-- a vertex or centre of an H3 cell (resolutions 6 to 12): hexagon layers are built from them;
-- quantised to 3 decimals or fewer (about 110 m), which cannot reveal 4 decimals;
-- a vertex of a public reference layer or a public service point given as ``allowed_points``.
+- a **point** (a marker, a table row, a point geometry) that matches a residence is a leak,
+  unless it is a public point (``allowed_points``: service points, proposed sites) or the
+  centre of an H3 cell;
+- **vertices** of polygons and lines are many, and some fall within 11 m of a home by chance.
+  Vertices of H3 cells and of public layers (``allowed_vertices``: localities, UPZ) are
+  skipped; the rest of a file is a leak when more of its vertices match residences than chance
+  explains: more than ``expected + 4·sqrt(expected) + 2``, where ``expected`` is the mean
+  number of matches of the same vertices moved 33 m in eight directions (the local density of
+  homes). A polygon that traces homes matches where it is, not 33 m away, and is caught.
 
-Strings: addresses (normalised: accents, case and punctuation ignored, at least 8 characters),
-ids and personal-field values (whole tokens, at least 5 characters) of the drop's residence rows.
+Strings: addresses (accents, case and punctuation ignored, at least 8 characters and two words),
+ids and personal-field values (whole tokens of at least 5 characters) of the drop's residence
+rows. Addresses of public service points are not needles.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import math
 import re
 import zipfile
 from collections.abc import Iterable, Iterator
@@ -30,6 +39,7 @@ from typing import Any
 
 import h3
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from geo_integration.text import name_key
@@ -44,20 +54,26 @@ __all__ = [
     "scan_text",
 ]
 
-_NUMBER = re.compile(r"-?\d{1,3}\.\d{4,}")
-_TEXT_SUFFIXES = {
-    ".html",
-    ".htm",
-    ".csv",
-    ".json",
-    ".geojson",
-    ".txt",
-    ".log",
-    ".md",
-    ".toml",
-    ".tsv",
-}
+_NUM = r"(-?\d{1,3}\.\d+)"
+_BRACKET_PAIR = re.compile(r"\[\s*" + _NUM + r"\s*,\s*" + _NUM + r"\s*\]")
+_LATLNG = re.compile(
+    r"[\"']?lat(?:itude|itud)?[\"']?\s*[:=]\s*"
+    + _NUM
+    + r"\s*,\s*[\"']?(?:lng|lon|longitude|longitud)"
+    r"[\"']?\s*[:=]\s*" + _NUM,
+    re.IGNORECASE,
+)
+_WKT = re.compile(
+    r"\b(POINT|LINESTRING|POLYGON|MULTIPOLYGON|MULTILINESTRING|MULTIPOINT)\s*\(([^A-Z]*)"
+)
+_WKT_PAIR = re.compile(_NUM + r"\s+" + _NUM)
+_TEXT_SUFFIXES = {".html", ".htm", ".json", ".geojson", ".txt", ".log", ".md", ".toml", ".tsv"}
 _BINARY_SKIP = {".png", ".jpg", ".jpeg", ".gif", ".svg", ".ico", ".woff", ".woff2", ".ttf"}
+_LAT_NAMES = {"lat", "latitude", "latitud", "y"}
+_LON_NAMES = {"lon", "lng", "longitude", "longitud", "x"}
+
+Int64Array = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -71,99 +87,229 @@ class Leak:
 
 @dataclass
 class Needles:
-    """What identifies the drop's residences."""
+    """What identifies the drop's residences, and what public data may appear."""
 
-    pairs: set[tuple[int, int]] = field(default_factory=set)  # (lat*1e4, lon*1e4) rounded
+    pairs: set[int] = field(default_factory=set)  # _pack(lat, lon) at 4 decimals
     addresses: dict[tuple[str, str], set[tuple[str, ...]]] = field(default_factory=dict)
-    # (first word, second word) -> addresses as word tuples (name_key words)
-    tokens: dict[str, str] = field(default_factory=dict)  # token -> kind ("id"/"personal_field")
-    allowed: set[tuple[int, int]] = field(default_factory=set)
+    tokens: dict[str, str] = field(default_factory=dict)  # token -> "id" / "personal_field"
+    allowed_points: set[int] = field(default_factory=set)
+    allowed_vertices: set[int] = field(default_factory=set)
 
 
-def _q4(values: Iterable[float]) -> np.ndarray:
-    return np.rint(np.asarray(list(values), dtype=float) * 1e4).astype(np.int64)
+@dataclass
+class _Coords:
+    """Coordinate pairs found in one text or table, as (lat, lon) degrees."""
+
+    points: list[FloatArray] = field(default_factory=list)
+    vertices: list[FloatArray] = field(default_factory=list)
+
+    def add(self, lat: FloatArray, lon: FloatArray, *, vertex: bool) -> None:
+        pairs = np.column_stack([lat, lon]).astype(float)
+        (self.vertices if vertex else self.points).append(pairs)
+
+    def stacked(self, which: str) -> FloatArray:
+        parts = self.vertices if which == "vertices" else self.points
+        return np.vstack(parts) if parts else np.empty((0, 2))
+
+
+def _pack(lat: npt.ArrayLike, lon: npt.ArrayLike) -> Int64Array:
+    """Pack (lat, lon) rounded to 4 decimals into one integer key per pair."""
+    la = np.rint(np.asarray(lat, dtype=float) * 1e4).astype(np.int64)
+    lo = np.rint(np.asarray(lon, dtype=float) * 1e4).astype(np.int64)
+    return la * 10_000_000 + lo
+
+
+def _finite_pairs(lat: npt.ArrayLike, lon: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
+    la = pd.to_numeric(pd.Series(np.asarray(lat, dtype=object)), errors="coerce").to_numpy(float)
+    lo = pd.to_numeric(pd.Series(np.asarray(lon, dtype=object)), errors="coerce").to_numpy(float)
+    ok = np.isfinite(la) & np.isfinite(lo) & (np.abs(la) <= 90) & (np.abs(lo) <= 180)
+    return la[ok], lo[ok]
 
 
 def build_needles(
     residences: pd.DataFrame,
     *,
-    lat_col: str | None = "lat",
-    lon_col: str | None = "lon",
+    lat_col: str = "lat",
+    lon_col: str = "lon",
     address_cols: Iterable[str] = (),
     id_cols: Iterable[str] = (),
     personal_cols: Iterable[str] = (),
     allowed_points: Iterable[tuple[float, float]] = (),
+    allowed_vertices: Iterable[tuple[float, float]] = (),
+    public_addresses: Iterable[str] = (),
 ) -> Needles:
-    """Collect what identifies residences from raw residence rows.
+    """Collect what identifies residences from their rows.
 
     Parameters
     ----------
     residences
-        The drop's residence rows as read (original values).
+        Residence rows (original or normalised values).
     lat_col, lon_col
         Coordinate columns in degrees (EPSG:4326); non-numeric values are ignored.
     address_cols, id_cols, personal_cols
         Columns holding addresses, record ids and personal fields.
-    allowed_points
-        (lat, lon) of public points (service points, reference vertices) that may appear.
+    allowed_points, allowed_vertices
+        (lat, lon) of public points (service points, proposed sites) and of vertices of
+        public layers (localities, UPZ), which may appear in outputs.
+    public_addresses
+        Addresses of public places (service points): not needles even if a residence
+        shares one.
     """
     needles = Needles()
     if lat_col in residences.columns and lon_col in residences.columns:
-        lat = pd.to_numeric(residences[lat_col], errors="coerce").to_numpy(dtype=float)
-        lon = pd.to_numeric(residences[lon_col], errors="coerce").to_numpy(dtype=float)
-        ok = np.isfinite(lat) & np.isfinite(lon)
-        needles.pairs = set(zip(_q4(lat[ok]).tolist(), _q4(lon[ok]).tolist(), strict=True))
+        lat, lon = _finite_pairs(residences[lat_col], residences[lon_col])
+        needles.pairs = set(_pack(lat, lon).tolist())
     for col in address_cols:
         for value in residences[col].dropna().astype(str):
             key = name_key(value)
             words = tuple(key.split())
             if len(key) >= 8 and len(words) >= 2:
                 needles.addresses.setdefault((words[0], words[1]), set()).add(words)
+    _drop_public_addresses(needles, public_addresses)
     for kind, cols in (("id", id_cols), ("personal_field", personal_cols)):
         for col in cols:
             for value in residences[col].dropna().astype(str):
-                token = value.strip()
+                token = value.strip().upper()
                 if len(token) >= 5:
-                    needles.tokens[token.upper()] = kind
-    allowed = list(allowed_points)
-    if allowed:
-        arr = np.asarray(allowed, dtype=float)
-        needles.allowed = set(zip(_q4(arr[:, 0]).tolist(), _q4(arr[:, 1]).tolist(), strict=True))
+                    needles.tokens[token] = kind
+    for target, given in (
+        (needles.allowed_points, allowed_points),
+        (needles.allowed_vertices, allowed_vertices),
+    ):
+        arr = np.asarray(list(given), dtype=float).reshape(-1, 2)
+        target.update(_pack(arr[:, 0], arr[:, 1]).tolist())
     return needles
 
 
-def _is_coarse(text: str) -> bool:
-    decimals = text.split(".", 1)[1].rstrip("0")
-    return len(decimals) <= 3
+def _drop_public_addresses(needles: Needles, public: Iterable[str]) -> None:
+    """Forget residence addresses that a public place's address contains: a school at
+    "Calle 45 # 23-10 Bogotá" shown in a popup reveals no one living at "Calle 45 # 23-10"."""
+    for text in public:
+        words = name_key(text).split()
+        for i in range(len(words) - 1):
+            candidates = needles.addresses.get((words[i], words[i + 1]))
+            if candidates:
+                for address in [a for a in candidates if tuple(words[i : i + len(a)]) == a]:
+                    candidates.discard(address)
 
 
-def _is_h3_point(lat: float, lon: float) -> bool:
+# ------------------------------------------------------------------------- extraction
+
+
+def _text_coords(text: str, coords: _Coords) -> None:
+    """Coordinate pairs of a text: ``[a, b]`` arrays, lat/lng objects and WKT."""
+    found = list(_BRACKET_PAIR.finditer(text))
+    if found:
+        # a pair inside a list of pairs ("[[a, b], [c, d]]") is a vertex; alone, a point
+        vertex = np.array([_in_sequence(text, m.start(), m.end()) for m in found])
+        a = np.array([float(m.group(1)) for m in found])
+        b = np.array([float(m.group(2)) for m in found])
+        # GeoJSON writes [lon, lat], Leaflet [lat, lon]: try both orders
+        for lat, lon in ((a, b), (b, a)):
+            coords.add(lat[vertex], lon[vertex], vertex=True)
+            coords.add(lat[~vertex], lon[~vertex], vertex=False)
+    for lat_s, lon_s in _LATLNG.findall(text):
+        coords.add(np.array([float(lat_s)]), np.array([float(lon_s)]), vertex=False)
+    for kind, body in _WKT.findall(text):
+        pairs = _WKT_PAIR.findall(body)
+        if pairs:
+            xy = np.array(pairs, dtype=float)
+            coords.add(xy[:, 1], xy[:, 0], vertex=kind.upper() not in ("POINT", "MULTIPOINT"))
+
+
+def _in_sequence(text: str, start: int, end: int) -> bool:
+    before = text[max(0, start - 8) : start].rstrip()
+    after = text[end : end + 8].lstrip()
+    return before.endswith(("[", "],")) or (
+        after.startswith((",[", ", [", ",\n")) and not (before.endswith(("(", ":")))
+    )
+
+
+def _table_coords(table: pd.DataFrame, coords: _Coords) -> None:
+    """Latitude/longitude columns of a table: one point per row."""
+    lower = {str(c).strip().lower(): c for c in table.columns}
+    lat_col = next((lower[n] for n in _LAT_NAMES if n in lower), None)
+    lon_col = next((lower[n] for n in _LON_NAMES if n in lower), None)
+    if lat_col is not None and lon_col is not None:
+        lat, lon = _finite_pairs(table[lat_col], table[lon_col])
+        coords.add(lat, lon, vertex=False)
+
+
+def _geometry_coords(geoms: Any, coords: _Coords) -> None:
+    import shapely
+
+    geoms = np.asarray(geoms)
+    geoms = geoms[~shapely.is_missing(geoms)]
+    kinds = shapely.get_type_id(geoms)
+    is_point = np.isin(kinds, (0, 4))  # Point, MultiPoint
+    for mask, vertex in ((is_point, False), (~is_point, True)):
+        if mask.any():
+            xy = shapely.get_coordinates(geoms[mask])
+            coords.add(xy[:, 1], xy[:, 0], vertex=vertex)
+
+
+# --------------------------------------------------------------------------- judging
+
+
+def _h3_related(lat: float, lon: float) -> tuple[bool, bool]:
+    """(is an H3 cell centre, is an H3 cell vertex) at resolutions 6 to 12, within 2e-5°."""
+    centre = vertex = False
     for res in range(6, 13):
         cell = h3.latlng_to_cell(lat, lon, res)
-        candidates = [h3.cell_to_latlng(cell), *h3.cell_to_boundary(cell)]
-        if any(abs(a - lat) < 2e-5 and abs(b - lon) < 2e-5 for a, b in candidates):
-            return True
-    return False
+        clat, clon = h3.cell_to_latlng(cell)
+        centre |= abs(clat - lat) < 2e-5 and abs(clon - lon) < 2e-5
+        vertex |= any(
+            abs(a - lat) < 2e-5 and abs(b - lon) < 2e-5 for a, b in h3.cell_to_boundary(cell)
+        )
+    return centre, vertex
 
 
-def _coordinate_leaks(text: str, needles: Needles) -> Iterator[str]:
-    if not needles.pairs:
-        return
-    numbers = _NUMBER.findall(text)
-    values = [float(n) for n in numbers]
-    for i in range(len(values) - 1):
-        for a, b, sa, sb in ((i, i + 1, 0, 1), (i + 1, i, 1, 0)):
-            lat, lon = values[a], values[b]
-            if not (-5 < lat < 14 and -80 < lon < -66):  # Colombia, lat before lon
-                continue
-            key = (round(lat * 1e4), round(lon * 1e4))
-            if key not in needles.pairs or key in needles.allowed:
-                continue
-            if _is_coarse(numbers[i + sa]) or _is_coarse(numbers[i + sb]):
-                continue
-            if _is_h3_point(lat, lon):
-                continue
-            yield f"a residence's coordinates near character {text.find(numbers[i])}"
+def _matches(pairs: FloatArray, needles: Needles, allowed: set[int]) -> FloatArray:
+    if not len(pairs) or not needles.pairs:
+        return np.empty((0, 2))
+    inside = (np.abs(pairs[:, 0]) <= 90) & (np.abs(pairs[:, 1]) <= 180)
+    pairs = pairs[inside]
+    keys = _pack(pairs[:, 0], pairs[:, 1])
+    hit = np.isin(keys, np.fromiter(needles.pairs, dtype=np.int64))
+    if allowed:
+        hit &= ~np.isin(keys, np.fromiter(allowed, dtype=np.int64))
+    return np.unique(pairs[hit], axis=0)
+
+
+_SHIFTS = [(dy, dx) for dy in (-3, 0, 3) for dx in (-3, 0, 3) if (dy, dx) != (0, 0)]
+
+
+def _chance_matches(vertices: FloatArray, needles: Needles) -> float:
+    """How many vertices would match homes by chance here: the mean number of matches of
+    the same vertices moved by 3 cells (about 33 m) in eight directions. A polygon that
+    traces homes matches where it is, not 33 m away; one that merely crosses a dense
+    neighbourhood matches about as often either way."""
+    unique = np.unique(_pack(vertices[:, 0], vertices[:, 1]))
+    if not len(unique):
+        return 0.0
+    homes = np.fromiter(needles.pairs, dtype=np.int64)
+    counts = [np.isin(unique + dy * 10_000_000 + dx, homes).sum() for dy, dx in _SHIFTS]
+    return float(np.mean(counts))
+
+
+def coordinate_findings(coords: _Coords, needles: Needles) -> list[str]:
+    """Judge the pairs found in one file (see the module docstring); details are redacted."""
+    out: list[str] = []
+    points = _matches(coords.stacked("points"), needles, needles.allowed_points)
+    real = [p for p in points if not _h3_related(p[0], p[1])[0]]
+    if real:
+        out.append(f"{len(real)} residence location(s) written as points")
+    vertices = coords.stacked("vertices")
+    hits = _matches(vertices, needles, needles.allowed_vertices)
+    hits = np.array([p for p in hits if not _h3_related(p[0], p[1])[1]]).reshape(-1, 2)
+    expected = _chance_matches(vertices, needles) if len(hits) else 0.0
+    limit = expected + 4 * math.sqrt(expected) + 2
+    if len(hits) > limit:
+        out.append(
+            f"{len(hits)} polygon/line vertices at residence locations "
+            f"(chance explains about {expected:.1f})"
+        )
+    return out
 
 
 def _address_hits(words: list[str], index: dict[tuple[str, str], set[tuple[str, ...]]]) -> int:
@@ -175,9 +321,9 @@ def _address_hits(words: list[str], index: dict[tuple[str, str], set[tuple[str, 
     return len(found)
 
 
-def scan_text(text: str, needles: Needles) -> list[tuple[str, str]]:
-    """Return (kind, detail) for every leak found in ``text``; details never repeat the value."""
-    found: list[tuple[str, str]] = [("coordinates", d) for d in _coordinate_leaks(text, needles)]
+def string_findings(text: str, needles: Needles) -> list[tuple[str, str]]:
+    """(kind, detail) for addresses, ids and personal values found in ``text``."""
+    found: list[tuple[str, str]] = []
     if needles.addresses:
         hits = _address_hits(name_key(text).split(), needles.addresses)
         if hits:
@@ -192,32 +338,67 @@ def scan_text(text: str, needles: Needles) -> list[tuple[str, str]]:
     return found
 
 
-def _file_texts(path: Path) -> Iterator[str]:
-    suffix = path.suffix.lower()
-    if suffix in _BINARY_SKIP:
-        return
-    if suffix == ".parquet":
-        yield from _parquet_texts(path)
-    elif suffix == ".xlsx":
-        yield from _xlsx_texts(path)
-    elif suffix in _TEXT_SUFFIXES:
-        yield path.read_text(encoding="utf-8", errors="replace")
-    else:
-        yield path.read_bytes().decode("utf-8", errors="replace")
+def scan_text(text: str, needles: Needles) -> list[tuple[str, str]]:
+    """Return (kind, detail) for every finding in ``text``; details never repeat a value."""
+    coords = _Coords()
+    _text_coords(text, coords)
+    found = [("coordinates", d) for d in coordinate_findings(coords, needles)]
+    return found + string_findings(text, needles)
 
 
-def _parquet_texts(path: Path) -> Iterator[str]:
-    import pyarrow.parquet as pq
+# ----------------------------------------------------------------------------- files
 
-    table = pq.read_table(path).to_pandas()
-    geo = [c for c in table.columns if table[c].dtype == object and _looks_wkb(table[c])]
-    for col in geo:
-        import shapely
 
-        table[col] = shapely.to_wkt(shapely.from_wkb(table[col].to_numpy()), rounding_precision=-1)
+def _scan_table(table: pd.DataFrame, needles: Needles, coords: _Coords) -> list[tuple[str, str]]:
+    _table_coords(table, coords)
+    text_cols = [
+        c
+        for c in table.columns
+        if table[c].dtype == object or pd.api.types.is_string_dtype(table[c])
+    ]
     buf = io.StringIO()
-    table.to_csv(buf, index=False, float_format="%.10f")
-    yield buf.getvalue()
+    table[text_cols].to_csv(buf, index=False)
+    text = buf.getvalue()
+    _text_coords(text, coords)
+    return string_findings(text, needles)
+
+
+def _scan_file(path: Path, needles: Needles) -> list[tuple[str, str]]:
+    suffix = path.suffix.lower()
+    coords = _Coords()
+    found: list[tuple[str, str]] = []
+    if suffix in _BINARY_SKIP:
+        return []
+    if suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(path).to_pandas()
+        for col in [c for c in table.columns if _looks_wkb(table[c])]:
+            import shapely
+
+            _geometry_coords(shapely.from_wkb(table[col].to_numpy()), coords)
+            table = table.drop(columns=col)
+        found += _scan_table(table, needles, coords)
+    elif suffix == ".csv":
+        try:
+            table = pd.read_csv(path, dtype=str, keep_default_na=False)
+        except (pd.errors.ParserError, UnicodeDecodeError, ValueError):
+            table = pd.DataFrame({"text": [path.read_text(encoding="utf-8", errors="replace")]})
+        found += _scan_table(table, needles, coords)
+    elif suffix == ".xlsx":
+        for rows in _xlsx_rows(path):
+            for row in rows:
+                numbers = np.array(row, dtype=float)
+                if len(numbers) >= 2:
+                    coords.add(numbers[:-1], numbers[1:], vertex=False)
+        text = "\n".join(_xlsx_texts(path))
+        _text_coords(text, coords)
+        found += string_findings(text, needles)
+    else:
+        text = path.read_text(encoding="utf-8", errors="replace")
+        _text_coords(text, coords)
+        found += string_findings(text, needles)
+    return [("coordinates", d) for d in coordinate_findings(coords, needles)] + found
 
 
 def _looks_wkb(series: pd.Series) -> bool:
@@ -232,8 +413,19 @@ def _xlsx_texts(path: Path) -> Iterator[str]:
                 yield zf.read(name).decode("utf-8", errors="replace")
 
 
+def _xlsx_rows(path: Path) -> Iterator[list[list[float]]]:
+    """Numeric cell values of each worksheet row (for adjacent lat/lon numbers)."""
+    row_re = re.compile(r"<row[^>]*>(.*?)</row>", re.S)
+    num_re = re.compile(r"<c [^>]*?(?:t=\"n\")?[^>]*><v>(-?\d+\.\d+)</v></c>")
+    with zipfile.ZipFile(path) as zf:
+        for name in zf.namelist():
+            if name.startswith("xl/worksheets/") and name.endswith(".xml"):
+                xml = zf.read(name).decode("utf-8", errors="replace")
+                yield [[float(v) for v in num_re.findall(r)] for r in row_re.findall(xml)]
+
+
 def scan_outputs(out_dir: Path, needles: Needles, *, skip: Iterable[str] = ()) -> list[Leak]:
-    """Scan every file under ``out_dir`` and return the leaks found (empty when clean).
+    """Scan every file under ``out_dir`` and return the findings (empty when clean).
 
     ``skip`` names top-level entries (files or folders) of ``out_dir`` not to scan.
     """
@@ -243,15 +435,16 @@ def scan_outputs(out_dir: Path, needles: Needles, *, skip: Iterable[str] = ()) -
         rel = path.relative_to(out_dir).as_posix()
         if rel.split("/", 1)[0] in skipped:
             continue
-        for text in _file_texts(path):
-            for kind, detail in scan_text(text, needles):
-                leaks.append(Leak(rel, kind, detail))
+        leaks += [Leak(rel, kind, detail) for kind, detail in _scan_file(path, needles)]
     return leaks
 
 
 def leaks_to_json(leaks: list[Leak]) -> str:
-    """Serialise leaks for a report (no leaked value is included)."""
+    """Serialise findings for a report (no leaked value is included)."""
     return json.dumps([leak.__dict__ for leak in leaks], ensure_ascii=False, indent=2)
+
+
+# ---------------------------------------------------------------------------- needles
 
 
 def raw_residence_values(drop_dir: Path) -> pd.DataFrame:
@@ -260,9 +453,10 @@ def raw_residence_values(drop_dir: Path) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        Text columns ``id``, ``address``, ``lat``, ``lon`` (as typed) and ``personal``
-        (every personal field's value, one row per value), from every residence file that
-        can be read. Files that cannot be read are skipped (ingest reports them).
+        ``id``, ``address`` (text as typed), ``lat``, ``lon`` (numbers where they parse as
+        degrees) and ``personal`` (every personal field's value, one row per value), from
+        every residence file that can be read. Files that cannot be read are skipped
+        (ingest reports them).
     """
     from geo_integration.errors import GeoIntegrationError
     from geo_integration.ingest import CONFIG_FILE, _drop_files, _read_config
@@ -307,6 +501,8 @@ def drop_needles(
     *,
     raw: pd.DataFrame | None = None,
     allowed_points: Iterable[tuple[float, float]] = (),
+    allowed_vertices: Iterable[tuple[float, float]] = (),
+    public_addresses: Iterable[str] = (),
 ) -> Needles:
     """Needles from a drop: its normalised residences (``lat``, ``lon``, ``address``: the
     coordinates as placed, geocoded ones included) and, when given, the raw values of its
@@ -317,7 +513,7 @@ def drop_needles(
     if raw is not None and not raw.empty:
         frames.append(raw)
     table = pd.concat(frames, ignore_index=True)
-    for col in ("id", "personal", "address"):
+    for col in ("id", "personal", "address", "lat", "lon"):
         if col not in table.columns:
             table[col] = None
     return build_needles(
@@ -326,4 +522,18 @@ def drop_needles(
         id_cols=["id"],
         personal_cols=["personal"],
         allowed_points=allowed_points,
+        allowed_vertices=allowed_vertices,
+        public_addresses=public_addresses,
     )
+
+
+def reference_vertices(localities: Any, upz: Any) -> FloatArray:
+    """(lat, lon) of every vertex of the public boundary layers (allowed in outputs)."""
+    import shapely
+
+    parts = []
+    for layer in (localities, upz):
+        if layer is not None:
+            xy = shapely.get_coordinates(layer.geometry.to_numpy())
+            parts.append(np.column_stack([xy[:, 1], xy[:, 0]]))
+    return np.vstack(parts) if parts else np.empty((0, 2))

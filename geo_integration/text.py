@@ -14,13 +14,15 @@ __all__ = ["fold", "name_key", "snake_key"]
 
 _SPACES = re.compile(r"\s+")
 _NON_ALNUM = re.compile(r"[^0-9A-Z]+")
+# combining marks (accents) left by NFKD decomposition
+_COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]+")
 
 
 def fold(text: str) -> str:
     """Strip accents (Ñ becomes N) and upper-case ``text``, keeping other characters."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return stripped.upper()
+    if text.isascii():
+        return text.upper()
+    return _COMBINING.sub("", unicodedata.normalize("NFKD", text)).upper()
 
 
 def name_key(text: object) -> str:
