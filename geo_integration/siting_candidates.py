@@ -179,11 +179,10 @@ def _find(columns: Sequence[str], wanted: Sequence[str]) -> str | None:
 
 def _numbers(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Parse numbers (a decimal comma is accepted); return values and a 'was given' mask."""
-    text = values.astype(object).where(values.notna(), None)
-    text = text.map(lambda v: None if v is None else str(v).strip().replace(",", "."))
-    given = text.map(lambda v: v not in (None, "", "nan")).to_numpy(dtype=bool)
-    nums = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
-    return nums, given
+    texts = [None if pd.isna(v) else str(v).strip().replace(",", ".") for v in values.tolist()]
+    given = np.array([t not in (None, "") for t in texts], dtype=bool)
+    nums = pd.to_numeric(pd.Series(texts, dtype=object), errors="coerce")
+    return nums.to_numpy(dtype=float, na_value=np.nan), given
 
 
 def _from_columns(
