@@ -317,11 +317,12 @@ def _demand_table(
     if threshold is None:
         cov_before = cov_after = np.full(w.size, math.nan)
     else:
-        cov_before = np.where(before <= threshold, w, 0.0)
+        cov_before = np.where(problem.base_time(capped=False) <= threshold, w, 0.0)
         covered = exact.details.get("covered_weight")
-        cov_after = (
-            np.asarray(covered) if covered is not None else np.where(after <= threshold, w, 0.0)
-        )
+        if covered is None:
+            reached = problem.times_with(exact.chosen, capped=False)
+            covered = np.where(reached <= threshold, w, 0.0)
+        cov_after = np.asarray(covered, dtype=float)
     nearest = problem.nearest_site(exact.chosen)
     groups = (
         problem.demand_groups

@@ -91,7 +91,7 @@ def objective_of(
         raise AnalysisError(msg)
     if model == "lscp":
         return float(idx.size)
-    times = problem.times_with(idx)
+    times = problem.times_with(idx, capped=model in ("pmedian", "pcenter"))
     if model == "pmedian":
         return float(problem.weights @ times)
     if model == "pcenter":
@@ -120,7 +120,8 @@ def _covered(
 ) -> FloatArray:
     if capacity:
         return capacitated_allocation(problem, sites, threshold)
-    return np.where(problem.times_with(sites) <= threshold, problem.weights, 0.0)
+    times = problem.times_with(sites, capped=False)
+    return np.where(times <= threshold, problem.weights, 0.0)
 
 
 def rank_sites(

@@ -286,14 +286,18 @@ class SitingProblem:
             (np.ones(int(keep.sum())), (coo.row[keep], coo.col[keep])), shape=self.cost.shape
         )
 
-    def base_time(self) -> FloatArray:
-        """Minutes to the nearest existing service, capped at ``unreached_time``."""
+    def base_time(self, *, capped: bool = True) -> FloatArray:
+        """Minutes to the nearest existing service: capped at ``unreached_time`` (for time
+        sums and maxima), or ``inf`` beyond the cutoff (``capped=False``, for coverage)."""
+        if not capped:
+            return self.existing_time.copy()
         return np.minimum(self.existing_time, self.unreached_time)
 
-    def times_with(self, sites: npt.ArrayLike) -> FloatArray:
-        """Minutes from each demand unit to its nearest service with ``sites`` (indices) open."""
+    def times_with(self, sites: npt.ArrayLike, *, capped: bool = True) -> FloatArray:
+        """Minutes from each demand unit to its nearest service with ``sites`` (indices) open;
+        ``capped`` as in :meth:`base_time`."""
         idx = np.asarray(sites, dtype=np.int64)
-        best = self.base_time()
+        best = self.base_time(capped=capped)
         if idx.size == 0:
             return best
         sub = self.cost[:, idx].tocoo()
@@ -697,8 +701,7 @@ class ModelSolution:
     bound
         Proven bound on the optimum, same unit (NaN when unknown).
     gap
-        Relative gap between objective and bound, over the part of the objective the new sites
-        change (0 when proven optimal).
+        Relative gap ``|bound - objective| / |objective|`` (0 when proven optimal).
     time_s
         Solver wall time, seconds (all runs of the model together).
     objective_unit
@@ -736,10 +739,11 @@ def _open_vector(n: int, sites: npt.ArrayLike | None) -> FloatArray:
     return y
 
 
-def _gap(objective: float, bound: float, constant: float) -> float:
+def _gap(objective: float, bound: float) -> float:
+    """Relative gap ``|bound - objective| / |objective|`` (as solvers report it)."""
     if not (math.isfinite(objective) and math.isfinite(bound)):
         return math.nan
-    return abs(bound - objective) / max(abs(objective - constant), 1.0)
+    return abs(bound - objective) / max(abs(objective), 1e-9)
 
 
 def _time_left(deadline: float) -> float:
@@ -817,7 +821,7 @@ def solve_mclp(
         status=out.status,
         objective=objective,
         bound=bound,
-        gap=0.0 if out.status == "optimal" else _gap(objective, bound, base),
+        gap=_gap(objective, bound),
         time_s=out.time_s,
         objective_unit="migrants_within_threshold",
         details={
@@ -944,7 +948,7 @@ def _covered_weights(
 ) -> FloatArray:
     if capacity:
         return capacitated_allocation(problem, chosen, threshold)
-    times = problem.times_with(chosen)
+    times = problem.times_with(chosen, capped=False)
     return np.where(times <= threshold, problem.weights, 0.0)
 
 
@@ -1031,9 +1035,10 @@ def solve_pmedian(
     """p-median: ``p`` new sites minimising migrant-weighted minutes to the nearest service.
 
     Each demand unit i is modelled with its ``k_nearest`` nearest candidates that beat its
-    existing service (``x_ij <= y_j``, ``sum_j x_ij <= 1``) and a fallback time ``g_i`` when
-    none of them is open: its existing time (capped at ``unreached_time``), or, when more
-    candidates were cut off, the time of the next one, which makes the model a lower bound.
+    existing service (in the radius formulation, see :func:`_pmedian_milp`) and a fallback
+    time ``g_i`` when none of them is open: its existing time (capped at ``unreached_time``),
+    or, when more candidates were cut off, the time of the next one, which makes the model a
+    lower bound.
     After each solve, units whose fallback underestimated their real time get more options
     and the model is solved again, so the final solution is exactly optimal for the full
     problem (as spopt's k-nearest p-median does).
@@ -1054,7 +1059,8 @@ def solve_pmedian(
     while True:
         pr, pc, pv, fallback, truncated = _pmedian_options(problem, k)
         milp, constant = _pmedian_milp(problem, p, pr, pc, pv, fallback)
-        start_vec = None if current is None else _pmedian_start(problem, p, pr, pc, current)
+        n_c = problem.n_candidates
+        start_vec = None if current is None else _pmedian_start(milp, n_c, p, current)
         out = run_milp(milp, time_limit=_time_left(deadline), mip_gap=mip_gap, start=start_vec)
         runs += 1
         spent += out.time_s
@@ -1088,7 +1094,7 @@ def solve_pmedian(
         status=status,
         objective=objective,
         bound=bound,
-        gap=0.0 if status == "optimal" else _gap(objective, bound, constant),
+        gap=_gap(objective, bound),
         time_s=spent,
         objective_unit="migrant_minutes",
         details={
@@ -1108,50 +1114,71 @@ def _pmedian_milp(
     pv: FloatArray,
     fallback: FloatArray,
 ) -> tuple[Milp, float]:
+    """Radius formulation (Garcia, Labbe and Marin 2011) of the p-median on the kept options.
+
+    For unit i with distinct option times ``D_1 < ... < D_L`` and fallback ``g``, variable
+    ``z_il`` (continuous) is 1 when no option within ``D_l`` is open:
+    ``z_il + sum_{j: c_ij <= D_l} y_j >= 1``; the unit's time is
+    ``D_1 + sum_l (D_{l+1} - D_l) z_il`` with ``D_{L+1} = g``. Same optimum and LP bound as the
+    assignment formulation, with far fewer rows to fight over.
+    """
     n_c = problem.n_candidates
-    n_e = pr.size
     w = problem.weights
-    x = n_c + np.arange(n_e)
-    units, local = np.unique(pr, return_inverse=True)
-    assign = (local.astype(np.int64), x, np.ones(n_e))
-    link = (
-        np.concatenate([np.arange(n_e), np.arange(n_e)]),
-        np.concatenate([x, pc]),
-        np.concatenate([np.ones(n_e), -np.ones(n_e)]),
+    n_e = pr.size
+    new_level = np.ones(n_e, dtype=bool)
+    if n_e > 1:
+        new_level[1:] = (pr[1:] != pr[:-1]) | (pv[1:] > pv[:-1] + _TOL)
+    level = np.cumsum(new_level) - 1  # global level id of each pair
+    n_lv = int(new_level.sum())
+    lv_row = pr[new_level]  # unit of each level
+    lv_time = pv[new_level]
+    last = np.ones(n_lv, dtype=bool)
+    if n_lv > 1:
+        last[:-1] = lv_row[1:] != lv_row[:-1]
+    nxt = np.empty(n_lv)
+    nxt[:-1] = lv_time[1:]
+    nxt[last] = fallback[lv_row[last]]
+    delta = np.maximum(nxt - lv_time, 0.0)
+    last_of_unit = np.zeros(problem.n_demand, dtype=np.int64)
+    last_of_unit[lv_row[last]] = np.flatnonzero(last)
+    reps = last_of_unit[pr] - level + 1  # the pair appears in its level and every later one
+    offsets = np.arange(int(reps.sum())) - np.repeat(np.cumsum(reps) - reps, reps)
+    cover_rows = np.repeat(level, reps) + offsets
+    cover_cols = np.repeat(pc, reps)
+    z = n_c + np.arange(n_lv)
+    cover = (
+        np.concatenate([cover_rows, np.arange(n_lv)]),
+        np.concatenate([cover_cols, z]),
+        np.ones(cover_rows.size + n_lv),
     )
     card = (np.zeros(n_c, np.int64), np.arange(n_c), np.ones(n_c))
     matrix, lo, hi = _stack_milp(
-        n_c + n_e,
-        [assign, link, card],
-        [
-            (np.full(units.size, -np.inf), np.ones(units.size)),
-            (np.full(n_e, -np.inf), np.zeros(n_e)),
-            (np.array([float(p)]), np.array([float(p)])),
-        ],
+        n_c + n_lv,
+        [cover, card],
+        [(np.ones(n_lv), np.full(n_lv, np.inf)), (np.array([float(p)]), np.array([float(p)]))],
     )
-    constant = float(w @ fallback)
+    first = np.full(problem.n_demand, np.nan)
+    first[lv_row[::-1]] = lv_time[::-1]  # smallest level time of each unit
+    base = np.where(np.isnan(first), fallback, first)
     milp = Milp(
-        cost=np.concatenate([np.zeros(n_c), w[pr] * (pv - fallback[pr])]),
-        lower=np.zeros(n_c + n_e),
-        upper=np.ones(n_c + n_e),
-        integer=np.concatenate([np.ones(n_c, bool), np.zeros(n_e, bool)]),
+        cost=np.concatenate([np.zeros(n_c), w[lv_row] * delta]),
+        lower=np.zeros(n_c + n_lv),
+        upper=np.ones(n_c + n_lv),
+        integer=np.concatenate([np.ones(n_c, bool), np.zeros(n_lv, bool)]),
         matrix=matrix,
         row_lower=lo,
         row_upper=hi,
         maximize=False,
     )
-    return milp, constant
+    return milp, float(w @ base)
 
 
-def _pmedian_start(
-    problem: SitingProblem, p: int, pr: IntArray, pc: IntArray, sites: IntArray
-) -> FloatArray | None:
+def _pmedian_start(milp: Milp, n_c: int, p: int, sites: IntArray) -> FloatArray | None:
     if sites.size != p:
         return None
-    y = _open_vector(problem.n_candidates, sites)
-    nearest = problem.nearest_site(sites)
-    x = (nearest[pr] == pc).astype(float)
-    return np.concatenate([y, x])
+    y = _open_vector(n_c, sites)
+    covered = milp.matrix[:-1, :n_c] @ y
+    return np.concatenate([y, (covered < 0.5).astype(float)])
 
 
 # --------------------------------------------------------------------------------------------
@@ -1221,7 +1248,7 @@ def solve_lscp(
             chosen = np.zeros(0, np.int64)
         else:
             chosen = read_chosen(values[: problem.n_candidates])
-    times = problem.times_with(chosen)
+    times = problem.times_with(chosen, capped=False)
     details["share_after"] = float(problem.weights[times <= t].sum()) / total
     status = "optimal" if out is None else out.status
     if status_note is not None and status in ("optimal", "time_limit"):
@@ -1233,7 +1260,6 @@ def solve_lscp(
     else:
         bound = 1.0
     objective = float(chosen.size)
-    proven = out is None or out.status == "optimal"
     details["milp_size"] = None if out is None else (out.n_rows, out.n_cols, out.n_nonzeros)
     return ModelSolution(
         model="lscp",
@@ -1241,7 +1267,7 @@ def solve_lscp(
         status=status,
         objective=objective,
         bound=float(bound),
-        gap=0.0 if proven else _gap(objective, bound, 0.0),
+        gap=0.0 if out is None else _gap(objective, bound),
         time_s=0.0 if out is None else out.time_s,
         objective_unit="sites",
         details=details,
@@ -1376,7 +1402,7 @@ def solve_pcenter(
         status=status,
         objective=objective,
         bound=proven_lo if undecided else objective,
-        gap=0.0 if not undecided else _gap(objective, proven_lo, 0.0),
+        gap=_gap(objective, proven_lo if undecided else objective),
         time_s=spent,
         objective_unit="minutes",
         details=details,
@@ -1551,7 +1577,7 @@ def solve_minmax_beyond(
         if out2.has_solution:
             values = out2.values
     chosen = read_chosen(values[:n_c]) if values is not None else np.zeros(0, np.int64)
-    times = problem.times_with(chosen)
+    times = problem.times_with(chosen, capped=False)
     beyond = np.bincount(gidx, weights=np.where(times > t, w, 0.0), minlength=groups.size)
     objective = float(beyond.max())
     bound = out1.bound if math.isfinite(out1.bound) else 0.0
@@ -1561,7 +1587,7 @@ def solve_minmax_beyond(
         status=status,
         objective=objective,
         bound=bound,
-        gap=0.0 if status == "optimal" else _gap(objective, bound, 0.0),
+        gap=_gap(objective, bound),
         time_s=spent,
         objective_unit="migrants_beyond_threshold",
         details={
