@@ -1054,39 +1054,38 @@ def solve_pmedian(
         raise AnalysisError(msg)
     deadline = time.perf_counter() + time_limit
     k = np.full(problem.n_demand, int(k_nearest), dtype=np.int64)
-    current = None if start is None else np.asarray(start, dtype=np.int64)
-    runs, spent = 0, 0.0
+    # the best solution in true minutes (each model underestimates units it truncates)
+    best = None if start is None else np.sort(np.asarray(start, dtype=np.int64))
+    best_obj = math.inf if best is None else float(problem.weights @ problem.times_with(best))
+    bound, runs, spent = -math.inf, 0, 0.0
     while True:
         pr, pc, pv, fallback, truncated = _pmedian_options(problem, k)
         milp, constant = _pmedian_milp(problem, p, pr, pc, pv, fallback)
-        n_c = problem.n_candidates
-        start_vec = None if current is None else _pmedian_start(milp, n_c, p, current)
+        start_vec = None if best is None else _pmedian_start(milp, problem.n_candidates, p, best)
         out = run_milp(milp, time_limit=_time_left(deadline), mip_gap=mip_gap, start=start_vec)
         runs += 1
         spent += out.time_s
-        values = out.values if out.has_solution else start_vec
-        chosen = (
-            read_chosen(values[: problem.n_candidates])
-            if values is not None
-            else np.zeros(0, np.int64)
-        )
-        if values is not None:
-            current = chosen
-        times = problem.times_with(chosen)
-        short = truncated & (times > fallback + _TOL) & (problem.weights > 0)
+        if math.isfinite(out.bound):
+            bound = max(bound, constant + out.bound)  # every model is a relaxation
+        short = np.zeros(problem.n_demand, dtype=bool)
+        if out.values is not None:
+            chosen = read_chosen(out.values[: problem.n_candidates])
+            times = problem.times_with(chosen)
+            value = float(problem.weights @ times)
+            if value < best_obj - _TOL:
+                best, best_obj = chosen, value
+            short = truncated & (times > fallback + _TOL) & (problem.weights > 0)
         if not short.any() or out.status != "optimal" or _time_left(deadline) <= 0:
             break
         k[short] = np.maximum(k[short] * 2, k[short] + 1)
         log.info("p-median: %d unit(s) need more than k options; re-solving", int(short.sum()))
-    objective = float(problem.weights @ times)
-    if math.isfinite(out.bound):
-        bound = constant + out.bound
-    else:  # every candidate open is a valid (weak) bound
+    if best is None:
+        msg = f"p-median: no solution within {time_limit} s and no start given"
+        raise SolverError(msg)
+    chosen, objective = best, best_obj
+    if not math.isfinite(bound):  # every candidate open is a valid (weak) bound
         bound = float(problem.weights @ problem.times_with(np.arange(problem.n_candidates)))
-    status = out.status
-    exact = not short.any()
-    if status == "optimal" and not exact:
-        status = "time_limit"
+    status = out.status if out.status != "optimal" or not short.any() else "time_limit"
     total = problem.total_weight
     return ModelSolution(
         model="pmedian",
@@ -1118,9 +1117,11 @@ def _pmedian_milp(
 
     For unit i with distinct option times ``D_1 < ... < D_L`` and fallback ``g``, variable
     ``z_il`` (continuous) is 1 when no option within ``D_l`` is open:
-    ``z_il + sum_{j: c_ij <= D_l} y_j >= 1``; the unit's time is
-    ``D_1 + sum_l (D_{l+1} - D_l) z_il`` with ``D_{L+1} = g``. Same optimum and LP bound as the
-    assignment formulation, with far fewer rows to fight over.
+    ``z_il >= 1 - sum_{j: c_ij <= D_l} y_j``, written as a chain
+    ``z_i1 + sum_{c_ij = D_1} y_j >= 1`` and ``z_il - z_i,l-1 + sum_{c_ij = D_l} y_j >= 0``
+    (equivalent, since every term is non-negative, and linear rather than quadratic in the
+    number of options); the unit's time is ``D_1 + sum_l (D_{l+1} - D_l) z_il`` with
+    ``D_{L+1} = g``. Same optimum and LP bound as the assignment formulation, far smaller.
     """
     n_c = problem.n_candidates
     w = problem.weights
@@ -1139,23 +1140,24 @@ def _pmedian_milp(
     nxt[:-1] = lv_time[1:]
     nxt[last] = fallback[lv_row[last]]
     delta = np.maximum(nxt - lv_time, 0.0)
-    last_of_unit = np.zeros(problem.n_demand, dtype=np.int64)
-    last_of_unit[lv_row[last]] = np.flatnonzero(last)
-    reps = last_of_unit[pr] - level + 1  # the pair appears in its level and every later one
-    offsets = np.arange(int(reps.sum())) - np.repeat(np.cumsum(reps) - reps, reps)
-    cover_rows = np.repeat(level, reps) + offsets
-    cover_cols = np.repeat(pc, reps)
+    # chained rows: z_i1 + sum_{level 1} y >= 1; z_il - z_i,l-1 + sum_{level l} y >= 0
     z = n_c + np.arange(n_lv)
+    first_lv = np.ones(n_lv, dtype=bool)
+    first_lv[1:] = lv_row[1:] != lv_row[:-1]
+    prev = np.flatnonzero(~first_lv)
     cover = (
-        np.concatenate([cover_rows, np.arange(n_lv)]),
-        np.concatenate([cover_cols, z]),
-        np.ones(cover_rows.size + n_lv),
+        np.concatenate([level, np.arange(n_lv), prev]),
+        np.concatenate([pc, z, z[prev - 1]]),
+        np.concatenate([np.ones(n_e + n_lv), -np.ones(prev.size)]),
     )
     card = (np.zeros(n_c, np.int64), np.arange(n_c), np.ones(n_c))
     matrix, lo, hi = _stack_milp(
         n_c + n_lv,
         [cover, card],
-        [(np.ones(n_lv), np.full(n_lv, np.inf)), (np.array([float(p)]), np.array([float(p)]))],
+        [
+            (first_lv.astype(float), np.full(n_lv, np.inf)),
+            (np.array([float(p)]), np.array([float(p)])),
+        ],
     )
     first = np.full(problem.n_demand, np.nan)
     first[lv_row[::-1]] = lv_time[::-1]  # smallest level time of each unit
@@ -1174,11 +1176,17 @@ def _pmedian_milp(
 
 
 def _pmedian_start(milp: Milp, n_c: int, p: int, sites: IntArray) -> FloatArray | None:
+    """Column values of ``sites`` in the chained radius model of :func:`_pmedian_milp`."""
     if sites.size != p:
         return None
     y = _open_vector(n_c, sites)
-    covered = milp.matrix[:-1, :n_c] @ y
-    return np.concatenate([y, (covered < 0.5).astype(float)])
+    per_level = np.asarray(milp.matrix[:-1, :n_c] @ y).reshape(-1)
+    first = milp.row_lower[:-1] > 0.5  # first level of each unit
+    unit = np.cumsum(first) - 1
+    total = np.cumsum(per_level)
+    before_unit = (total - per_level)[first]
+    opened = total - before_unit[unit]  # open options up to each level of the unit
+    return np.concatenate([y, (opened < 0.5).astype(float)])
 
 
 # --------------------------------------------------------------------------------------------
