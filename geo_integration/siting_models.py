@@ -68,7 +68,6 @@ __all__ = [
     "solve_minmax_beyond",
     "solve_model",
     "solve_pcenter",
-    "solve_pmedian",
 ]
 
 log = logging.getLogger(__name__)
@@ -993,203 +992,6 @@ def _greedy_allocation(
 
 
 # --------------------------------------------------------------------------------------------
-# p-median
-# --------------------------------------------------------------------------------------------
-
-
-def _pmedian_options(
-    problem: SitingProblem, k: IntArray
-) -> tuple[IntArray, IntArray, FloatArray, FloatArray, BoolArray]:
-    """For each unit: its ``k_i`` nearest candidates strictly better than the existing
-    service, and the fallback time ``g_i`` when none of them is open.
-
-    Returns pair rows, pair columns, pair times, fallback per unit, and whether the fallback
-    is a lower bound only (more options exist beyond the k kept).
-    """
-    base = problem.base_time()
-    coo = problem.cost.tocoo()
-    useful = (coo.data < base[coo.row]) & (problem.weights[coo.row] > 0)
-    r, c, v = coo.row[useful].astype(np.int64), coo.col[useful].astype(np.int64), coo.data[useful]
-    order = np.lexsort((c, v, r))
-    r, c, v = r[order], c[order], v[order]
-    starts = np.searchsorted(r, np.arange(problem.n_demand))
-    rank = np.arange(r.size) - starts[r]
-    keep = rank < k[r]
-    counts = np.bincount(r, minlength=problem.n_demand)
-    truncated = counts > k
-    fallback = base.copy()
-    nxt = rank == k[r]
-    fallback[r[nxt]] = v[nxt]
-    return r[keep], c[keep], v[keep], fallback, truncated
-
-
-def solve_pmedian(
-    problem: SitingProblem,
-    *,
-    p: int,
-    k_nearest: int = 25,
-    time_limit: float = 60.0,
-    mip_gap: float = 1e-6,
-    start: npt.ArrayLike | None = None,
-) -> ModelSolution:
-    """p-median: ``p`` new sites minimising migrant-weighted minutes to the nearest service.
-
-    Each demand unit i is modelled with its ``k_nearest`` nearest candidates that beat its
-    existing service (in the radius formulation, see :func:`_pmedian_milp`) and a fallback
-    time ``g_i`` when none of them is open: its existing time (capped at ``unreached_time``),
-    or, when more candidates were cut off, the time of the next one, which makes the model a
-    lower bound.
-    After each solve, units whose fallback underestimated their real time get more options
-    and the model is solved again, so the final solution is exactly optimal for the full
-    problem (as spopt's k-nearest p-median does).
-
-    Returns
-    -------
-    ModelSolution
-        ``objective``: total migrant-minutes (``details['mean_time']`` per migrant).
-    """
-    p = _check_p(problem, p)
-    if k_nearest < 1:
-        msg = f"k_nearest must be >= 1, got {k_nearest!r}"
-        raise AnalysisError(msg)
-    deadline = time.perf_counter() + time_limit
-    k = np.full(problem.n_demand, int(k_nearest), dtype=np.int64)
-    # the best solution in true minutes (each model underestimates units it truncates)
-    best = None if start is None else np.sort(np.asarray(start, dtype=np.int64))
-    best_obj = math.inf if best is None else float(problem.weights @ problem.times_with(best))
-    bound, runs, spent = -math.inf, 0, 0.0
-    while True:
-        pr, pc, pv, fallback, truncated = _pmedian_options(problem, k)
-        milp, constant = _pmedian_milp(problem, p, pr, pc, pv, fallback)
-        start_vec = None if best is None else _pmedian_start(milp, problem.n_candidates, p, best)
-        out = run_milp(milp, time_limit=_time_left(deadline), mip_gap=mip_gap, start=start_vec)
-        runs += 1
-        spent += out.time_s
-        if math.isfinite(out.bound):
-            bound = max(bound, constant + out.bound)  # every model is a relaxation
-        short = np.zeros(problem.n_demand, dtype=bool)
-        if out.values is not None:
-            chosen = read_chosen(out.values[: problem.n_candidates])
-            times = problem.times_with(chosen)
-            value = float(problem.weights @ times)
-            if value < best_obj - _TOL:
-                best, best_obj = chosen, value
-            short = truncated & (times > fallback + _TOL) & (problem.weights > 0)
-        if not short.any() or out.status != "optimal" or _time_left(deadline) <= 0:
-            break
-        k[short] = np.maximum(k[short] * 2, k[short] + 1)
-        log.info("p-median: %d unit(s) need more than k options; re-solving", int(short.sum()))
-    if best is None:
-        msg = f"p-median: no solution within {time_limit} s and no start given"
-        raise SolverError(msg)
-    chosen, objective = best, best_obj
-    if not math.isfinite(bound):  # every candidate open is a valid (weak) bound
-        bound = float(problem.weights @ problem.times_with(np.arange(problem.n_candidates)))
-    status = out.status if out.status != "optimal" or not short.any() else "time_limit"
-    total = problem.total_weight
-    return ModelSolution(
-        model="pmedian",
-        chosen=chosen,
-        status=status,
-        objective=objective,
-        bound=bound,
-        gap=_gap(objective, bound),
-        time_s=spent,
-        objective_unit="migrant_minutes",
-        details={
-            "mean_time": objective / total if total > 0 else math.nan,
-            "runs": runs,
-            "k_max": int(k.max()),
-            "milp_size": (out.n_rows, out.n_cols, out.n_nonzeros),
-        },
-    )
-
-
-def _pmedian_milp(
-    problem: SitingProblem,
-    p: int,
-    pr: IntArray,
-    pc: IntArray,
-    pv: FloatArray,
-    fallback: FloatArray,
-) -> tuple[Milp, float]:
-    """Radius formulation (Garcia, Labbe and Marin 2011) of the p-median on the kept options.
-
-    For unit i with distinct option times ``D_1 < ... < D_L`` and fallback ``g``, variable
-    ``z_il`` (continuous) is 1 when no option within ``D_l`` is open:
-    ``z_il >= 1 - sum_{j: c_ij <= D_l} y_j``, written as a chain
-    ``z_i1 + sum_{c_ij = D_1} y_j >= 1`` and ``z_il - z_i,l-1 + sum_{c_ij = D_l} y_j >= 0``
-    (equivalent, since every term is non-negative, and linear rather than quadratic in the
-    number of options); the unit's time is ``D_1 + sum_l (D_{l+1} - D_l) z_il`` with
-    ``D_{L+1} = g``. Same optimum and LP bound as the assignment formulation, far smaller.
-    """
-    n_c = problem.n_candidates
-    w = problem.weights
-    n_e = pr.size
-    new_level = np.ones(n_e, dtype=bool)
-    if n_e > 1:
-        new_level[1:] = (pr[1:] != pr[:-1]) | (pv[1:] > pv[:-1] + _TOL)
-    level = np.cumsum(new_level) - 1  # global level id of each pair
-    n_lv = int(new_level.sum())
-    lv_row = pr[new_level]  # unit of each level
-    lv_time = pv[new_level]
-    last = np.ones(n_lv, dtype=bool)
-    if n_lv > 1:
-        last[:-1] = lv_row[1:] != lv_row[:-1]
-    nxt = np.empty(n_lv)
-    nxt[:-1] = lv_time[1:]
-    nxt[last] = fallback[lv_row[last]]
-    delta = np.maximum(nxt - lv_time, 0.0)
-    # chained rows: z_i1 + sum_{level 1} y >= 1; z_il - z_i,l-1 + sum_{level l} y >= 0
-    z = n_c + np.arange(n_lv)
-    first_lv = np.ones(n_lv, dtype=bool)
-    first_lv[1:] = lv_row[1:] != lv_row[:-1]
-    prev = np.flatnonzero(~first_lv)
-    cover = (
-        np.concatenate([level, np.arange(n_lv), prev]),
-        np.concatenate([pc, z, z[prev - 1]]),
-        np.concatenate([np.ones(n_e + n_lv), -np.ones(prev.size)]),
-    )
-    card = (np.zeros(n_c, np.int64), np.arange(n_c), np.ones(n_c))
-    matrix, lo, hi = _stack_milp(
-        n_c + n_lv,
-        [cover, card],
-        [
-            (first_lv.astype(float), np.full(n_lv, np.inf)),
-            (np.array([float(p)]), np.array([float(p)])),
-        ],
-    )
-    first = np.full(problem.n_demand, np.nan)
-    first[lv_row[::-1]] = lv_time[::-1]  # smallest level time of each unit
-    base = np.where(np.isnan(first), fallback, first)
-    milp = Milp(
-        cost=np.concatenate([np.zeros(n_c), w[lv_row] * delta]),
-        lower=np.zeros(n_c + n_lv),
-        upper=np.ones(n_c + n_lv),
-        integer=np.concatenate([np.ones(n_c, bool), np.zeros(n_lv, bool)]),
-        matrix=matrix,
-        row_lower=lo,
-        row_upper=hi,
-        maximize=False,
-    )
-    return milp, float(w @ base)
-
-
-def _pmedian_start(milp: Milp, n_c: int, p: int, sites: IntArray) -> FloatArray | None:
-    """Column values of ``sites`` in the chained radius model of :func:`_pmedian_milp`."""
-    if sites.size != p:
-        return None
-    y = _open_vector(n_c, sites)
-    per_level = np.asarray(milp.matrix[:-1, :n_c] @ y).reshape(-1)
-    first = milp.row_lower[:-1] > 0.5  # first level of each unit
-    unit = np.cumsum(first) - 1
-    total = np.cumsum(per_level)
-    before_unit = (total - per_level)[first]
-    opened = total - before_unit[unit]  # open options up to each level of the unit
-    return np.concatenate([y, (opened < 0.5).astype(float)])
-
-
-# --------------------------------------------------------------------------------------------
 # LSCP
 # --------------------------------------------------------------------------------------------
 
@@ -1643,6 +1445,8 @@ def solve_model(
             problem, p=p, threshold=_need(threshold, model), capacity=capacity, **opts
         )
     if model == "pmedian":
+        from geo_integration.siting_pmedian import solve_pmedian
+
         return solve_pmedian(problem, p=p, k_nearest=k_nearest, **opts)
     if model == "pcenter":
         return solve_pcenter(problem, p=p, threshold=threshold, **opts)

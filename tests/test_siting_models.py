@@ -21,7 +21,6 @@ from geo_integration.siting_models import (
     solve_minmax_beyond,
     solve_model,
     solve_pcenter,
-    solve_pmedian,
 )
 
 SEEDS = [0, 1, 2, 3]
@@ -142,31 +141,6 @@ def test_capacity_binds_on_a_hand_instance() -> None:
         solve_mclp(
             SitingProblem.from_cost_matrix(cost, [1, 1], cutoff=10), p=1, threshold=5, capacity=True
         )
-
-
-# -- p-median ---------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("seed", SEEDS)
-@pytest.mark.parametrize("k", [1, 2, 25])
-def test_pmedian_matches_brute_force_for_any_k(seed: int, k: int) -> None:
-    data = instance(seed, cutoff=6.0)
-    p = 2
-    w = data["weights"]
-    best = -brute(data, p, lambda s: -float(w @ times_of(data, s, unreached=6.0)))
-    sol = solve_pmedian(problem_of(data), p=p, k_nearest=k)
-    assert sol.status == "optimal"
-    assert sol.objective == pytest.approx(best)
-    assert sol.bound == pytest.approx(best, rel=1e-6)
-
-
-def test_pmedian_unreached_time_is_charged() -> None:
-    # unit 1 is reached by nobody within the cutoff: it costs unreached_time (30)
-    cost = sp.csr_matrix((np.array([2.0]), (np.array([0]), np.array([0]))), shape=(2, 2))
-    prob = SitingProblem.from_cost_matrix(cost, [1.0, 1.0], cutoff=10, unreached_time=30)
-    sol = solve_pmedian(prob, p=1)
-    assert sol.objective == pytest.approx(2.0 + 30.0)
-    assert list(sol.chosen) == [0]
 
 
 # -- LSCP -------------------------------------------------------------------------------------
