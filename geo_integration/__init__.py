@@ -36,6 +36,13 @@ _API: dict[str, str] = {
     "load_hospitals": "geo_integration.loaders",
     "load_supercade": "geo_integration.loaders",
     "load_migration_figures": "geo_integration.loaders",
+    "SitingProblem": "geo_integration.siting_models",
+    "SitingResult": "geo_integration.siting",
+    "solve_siting": "geo_integration.siting",
+    "robustness": "geo_integration.siting_robust",
+    "read_candidates": "geo_integration.siting_candidates",
+    "sample_candidates_in_hexagons": "geo_integration.siting_candidates",
+    "coincides_with_existing": "geo_integration.siting_candidates",
 }
 
 __all__ = ["__version__", *sorted(_API)]

@@ -389,7 +389,7 @@ def _summary(
     p: int | None,
     threshold: float | None,
 ) -> dict[str, Any]:
-    import highspy
+    from geo_integration.siting_models import solver_version
 
     city = coverage.iloc[-1]
     details = {k: v for k, v in exact.details.items() if k not in ("covered_weight",)}
@@ -420,7 +420,7 @@ def _summary(
         "n_candidates": problem.n_candidates,
         "cutoff_min": problem.cutoff,
         "unreached_time_min": problem.unreached_time,
-        "solver": f"HiGHS {highspy.Highs().version()}",
+        "solver": solver_version(),
         "details": details,
         "notes": list(problem.notes),
     }

@@ -527,6 +527,11 @@ def _new_highs() -> Any:
     return solver
 
 
+def solver_version() -> str:
+    """Return ``"HiGHS <version>"``."""
+    return f"HiGHS {_new_highs().version()}"
+
+
 def run_milp(
     milp: Milp,
     *,

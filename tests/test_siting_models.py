@@ -343,3 +343,22 @@ def test_units_beyond_the_cutoff_are_not_covered_at_a_threshold_equal_to_it() ->
     sol = solve_mclp(prob, p=1, threshold=15)
     assert sol.objective == pytest.approx(4.0)
     assert solve_lscp(prob, threshold=15).details["reachable_share"] == pytest.approx(0.4)
+
+
+def test_the_solver_prints_nothing() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import numpy as np\n"
+        "from geo_integration.siting_models import SitingProblem, solve_model\n"
+        "prob = SitingProblem.from_cost_matrix(np.ones((3, 2)), [1, 2, 3])\n"
+        "solve_model(prob, model='mclp', p=1, threshold=1.0)\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True,
+        env={"PYTHONPATH": str(root), "PATH": ""},
+    )  # fmt: skip
+    assert out.stdout == ""
