@@ -1015,8 +1015,9 @@ def solve_lscp(
 
     When the target cannot be reached even with every candidate open, the status is
     ``target_infeasible``, ``details['reachable_share']`` gives the largest reachable share and
-    the sites returned are the fewest reaching it. Below 100 %, ties between equally few sites
-    are broken towards more coverage.
+    the sites returned are the fewest reaching it. At 100 % (of the reachable) it is a
+    set-covering MILP; below, the smallest ``p`` whose maximal coverage (MCLP) reaches the
+    target, found by bisection, so ties between equally few sites go to more coverage.
 
     Returns
     -------
@@ -1045,90 +1046,121 @@ def solve_lscp(
         "reachable_share": reachable / total,
         "share_before": base / total,
     }
+    rows_weight = float(problem.weights[rows].sum())
+    full = need >= rows_weight - 1e-9 * max(total, 1.0)
     if need <= 0:
-        chosen = np.zeros(0, np.int64)
-        out = None
+        chosen, bound, status, spent, size = np.zeros(0, np.int64), 0.0, "optimal", 0.0, None
+    elif full:
+        chosen, bound, status, spent, size = _lscp_cover_all(
+            problem, rows, cover, start, time_limit, mip_gap
+        )
     else:
-        full = need >= float(problem.weights[rows].sum()) - 1e-9 * max(total, 1.0)
-        milp = _lscp_milp(problem, rows, cover, need, full)
-        start_vec = None
-        if start is not None:
-            y = _open_vector(problem.n_candidates, start)
-            z = np.minimum(cover @ y, 1.0)
-            if float(problem.weights[rows] @ z) >= need:
-                start_vec = y if full else np.concatenate([y, z])
-        out = run_milp(milp, time_limit=time_limit, mip_gap=mip_gap, start=start_vec)
-        values = out.values if out.has_solution else start_vec
-        if values is None:
-            chosen = np.zeros(0, np.int64)
-        else:
-            chosen = read_chosen(values[: problem.n_candidates])
+        chosen, bound, status, spent, size = _lscp_by_mclp(
+            problem, t, base + need, start, time_limit, mip_gap
+        )
     times = problem.times_with(chosen, capped=False)
     details["share_after"] = float(problem.weights[times <= t].sum()) / total
-    status = "optimal" if out is None else out.status
     if status_note is not None and status in ("optimal", "time_limit"):
         status = status_note if status == "optimal" else f"{status_note}+time_limit"
-    if out is None:
-        bound = 0.0
-    elif math.isfinite(out.bound):
-        bound = math.ceil(out.bound - 1e-6)
-    else:
-        bound = 1.0
     objective = float(chosen.size)
-    details["milp_size"] = None if out is None else (out.n_rows, out.n_cols, out.n_nonzeros)
+    details["milp_size"] = size
     return ModelSolution(
         model="lscp",
         chosen=chosen,
         status=status,
         objective=objective,
         bound=float(bound),
-        gap=0.0 if out is None else _gap(objective, bound),
-        time_s=0.0 if out is None else out.time_s,
+        gap=_gap(objective, bound) if objective > 0 else 0.0,
+        time_s=spent,
         objective_unit="sites",
         details=details,
     )
 
 
-def _lscp_milp(
-    problem: SitingProblem, rows: IntArray, cover: sp.csr_matrix, need: float, full: bool
-) -> Milp:
+_LscpRun = tuple[IntArray, float, str, float, tuple[int, int, int] | None]
+
+
+def _lscp_cover_all(
+    problem: SitingProblem,
+    rows: IntArray,
+    cover: sp.csr_matrix,
+    start: npt.ArrayLike | None,
+    time_limit: float,
+    mip_gap: float,
+) -> _LscpRun:
+    """Every reachable unit covered: a set-covering MILP."""
+    milp = _lscp_milp(problem, rows, cover)
+    start_vec = None
+    if start is not None:
+        y = _open_vector(problem.n_candidates, start)
+        if np.all(cover @ y >= 1):
+            start_vec = y
+    out = run_milp(milp, time_limit=time_limit, mip_gap=mip_gap, start=start_vec)
+    values = out.values if out.has_solution else start_vec
+    if values is None:
+        msg = f"set covering found no solution within {time_limit} s"
+        raise SolverError(msg)
+    chosen = read_chosen(values[: problem.n_candidates])
+    bound = math.ceil(out.bound - 1e-6) if math.isfinite(out.bound) else 1.0
+    return chosen, float(bound), out.status, out.time_s, (out.n_rows, out.n_cols, out.n_nonzeros)
+
+
+def _lscp_by_mclp(
+    problem: SitingProblem,
+    threshold: float,
+    target: float,
+    start: npt.ArrayLike | None,
+    time_limit: float,
+    mip_gap: float,
+) -> _LscpRun:
+    """A share below 100 %: the smallest ``p`` whose maximal coverage reaches ``target``
+    migrants, by bisection over exact MCLP solves (coverage grows with ``p``); the sites of
+    that MCLP also cover the most among the fewest."""
+    deadline = time.perf_counter() + time_limit
+    best: IntArray | None = None
+    hi = problem.n_candidates
+    if start is not None:
+        sites = np.unique(np.asarray(start, dtype=np.int64))
+        if float(_covered_weights(problem, sites, threshold, False).sum()) >= target:
+            best, hi = sites, int(sites.size)
+    lo, proven_lo, spent, size = 1, 1, 0.0, None
+    undecided, solved_hi = False, False
+    while lo < hi or not solved_hi:
+        mid = (lo + hi) // 2 if lo < hi else hi
+        sol = solve_mclp(
+            problem, p=mid, threshold=threshold, time_limit=_time_left(deadline), mip_gap=mip_gap
+        )
+        spent += sol.time_s
+        size = sol.details["milp_size"]
+        if sol.objective >= target - 1e-9 * max(target, 1.0):
+            best, hi, solved_hi = sol.chosen, mid, True
+        elif math.isfinite(sol.bound) and sol.bound < target - 1e-9 * max(target, 1.0):
+            lo = proven_lo = mid + 1
+        else:
+            undecided, lo = True, mid + 1
+        if _time_left(deadline) <= 0 or lo > hi:
+            break
+    if best is None:
+        msg = f"no set of sites reaching the target found within {time_limit} s"
+        raise SolverError(msg)
+    status = "optimal" if proven_lo >= best.size and not undecided else "time_limit"
+    return best, float(min(proven_lo, best.size)), status, spent, size
+
+
+def _lscp_milp(problem: SitingProblem, rows: IntArray, cover: sp.csr_matrix) -> Milp:
     n_c = problem.n_candidates
     coo = cover.tocoo()
     n_r = rows.size
-    w = problem.weights[rows]
-    if full:
-        matrix, lo, hi = _stack_milp(
-            n_c,
-            [(coo.row.astype(np.int64), coo.col.astype(np.int64), np.ones(coo.nnz))],
-            [(np.ones(n_r), np.full(n_r, np.inf))],
-        )
-        return Milp(
-            cost=np.ones(n_c),
-            lower=np.zeros(n_c),
-            upper=np.ones(n_c),
-            integer=np.ones(n_c, bool),
-            matrix=matrix,
-            row_lower=lo,
-            row_upper=hi,
-        )
-    z = n_c + np.arange(n_r)
-    link = (
-        np.concatenate([coo.row, np.arange(n_r)]),
-        np.concatenate([coo.col, z]),
-        np.concatenate([-np.ones(coo.nnz), np.ones(n_r)]),
-    )
-    target = (np.zeros(n_r, np.int64), z, w)
     matrix, lo, hi = _stack_milp(
-        n_c + n_r,
-        [link, target],
-        [(np.full(n_r, -np.inf), np.zeros(n_r)), (np.array([need]), np.array([np.inf]))],
+        n_c,
+        [(coo.row.astype(np.int64), coo.col.astype(np.int64), np.ones(coo.nnz))],
+        [(np.ones(n_r), np.full(n_r, np.inf))],
     )
-    tie = 0.5 / max(float(w.sum()), 1.0)
     return Milp(
-        cost=np.concatenate([np.ones(n_c), -tie * w]),
-        lower=np.zeros(n_c + n_r),
-        upper=np.ones(n_c + n_r),
-        integer=np.concatenate([np.ones(n_c, bool), np.zeros(n_r, bool)]),
+        cost=np.ones(n_c),
+        lower=np.zeros(n_c),
+        upper=np.ones(n_c),
+        integer=np.ones(n_c, bool),
         matrix=matrix,
         row_lower=lo,
         row_upper=hi,
