@@ -9,6 +9,16 @@ demand; :meth:`SitingResult.with_robustness` adds each site's selection frequenc
 
 Results hold demand units (hexagons or network nodes), never residences; the written tables
 blank figures of localities and sites with fewer than ``privacy_k`` migrants.
+
+A street-network wrapper needs only to produce the arrays of
+:meth:`SitingProblem.from_cost_matrix`: aggregate residences to demand units (weights =
+migrants, groups = locality codes), snap demand units and candidates to nodes, run a
+multi-source shortest-path search from the candidates with a cutoff (the threshold for
+MCLP/LSCP/equity, e.g. 60 minutes for p-median and p-center) into a sparse matrix, and one
+multi-source search from the existing services for ``existing_time``; candidates that are
+existing services (:func:`~geo_integration.siting_candidates.coincides_with_existing`) go in
+``existing_candidate_ids``. For robustness, the same steps applied to a residence table form
+the ``problem_factory``.
 """
 
 from __future__ import annotations
