@@ -93,7 +93,9 @@ class SitingResult:
         ``nearest_new_site``.
     summary
         Plain-data facts: model, p, threshold, status, objective and its unit, bound, MIP gap,
-        solver and total times, greedy objective and shortfall, coverage before/after, notes.
+        solver and total times, greedy objective and shortfall, coverage before/after, migrants
+        no service reaches within the cutoff before/after (counted at ``unreached_time_min`` in
+        times), notes.
     robustness
         Selection frequency of every site chosen in any replicate (after
         :meth:`with_robustness`), else ``None``.
@@ -270,7 +272,11 @@ def solve_siting(
     summary = _summary(
         problem, exact, ranked, greedy, coverage, model=model, p=p, threshold=threshold
     )
+    unreached_before = ~np.isfinite(problem.base_time(capped=False))
+    unreached_after = ~np.isfinite(problem.times_with(exact.chosen, capped=False))
     summary.update(
+        migrants_unreached_before=float(problem.weights[unreached_before].sum()),
+        migrants_unreached_after=float(problem.weights[unreached_after].sum()),
         capacity=capacity,
         target_share=target_share if model == "lscp" else None,
         time_limit_s=time_limit,

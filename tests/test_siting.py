@@ -100,6 +100,7 @@ def test_result_fields(minicity_problem: SitingProblem) -> None:
         assert key in result.summary
     assert result.summary["status"] == "optimal"
     assert result.summary["mip_gap"] <= 1e-6
+    assert result.summary["migrants_unreached_before"] == 0.0  # everything within 30 min
     cov = result.coverage.set_index("loc_code")
     assert cov["migrants"].to_dict() == {"08": 20, "11": 10, "17": 25, "19": 35, "all": 90}
     assert cov.loc["all", "covered_after"] == result.summary["objective"]
@@ -174,3 +175,14 @@ def test_bad_options(minicity_problem: SitingProblem) -> None:
         solve_siting(minicity_problem, model="pmedian", p=1, capacity=True)
     with pytest.raises(AnalysisError, match="unknown model"):
         solve_siting(minicity_problem, model="maxcover", p=1)
+
+
+def test_unreached_migrants_are_counted() -> None:
+    # unit 1 (6 migrants) is reached by nothing within the 15-minute cutoff
+    cost = np.array([[3.0], [np.inf]])
+    prob = SitingProblem.from_cost_matrix(cost, [4.0, 6.0], cutoff=15)
+    result = solve_siting(prob, model="pmedian", p=1, threshold=15)
+    assert result.summary["migrants_unreached_before"] == 10.0
+    assert result.summary["migrants_unreached_after"] == 6.0
+    assert result.summary["objective"] == pytest.approx(4 * 3.0 + 6 * 15.0)
+    assert result.summary["covered_after"] == 4.0
