@@ -16,12 +16,13 @@ The models (each maximises or minimises over the *new* sites only):
     Maximal coverage: choose ``p`` sites maximising migrants within ``threshold`` minutes of a
     service (existing or new); with capacities, a new site serves at most its capacity.
 ``pmedian``
-    Choose ``p`` sites minimising migrant-weighted minutes to the nearest service; only the
-    ``k`` nearest useful candidates of each demand unit are modelled, with an exact fallback
-    (see :func:`solve_pmedian`).
+    Choose ``p`` sites minimising migrant-weighted minutes to the nearest service (in
+    :mod:`geo_integration.siting_pmedian`: Lagrangian bound and reduction, then a MILP over
+    each unit's ``k`` nearest useful candidates with an exact fallback).
 ``lscp``
     Set covering: the fewest sites so that ``target_share`` of migrants is within
-    ``threshold``; an unreachable target is reported with the largest reachable share.
+    ``threshold`` (below 100 %: bisection over MCLP solves); an unreachable target is
+    reported with the largest reachable share.
 ``pcenter``
     Minimise the longest time of any demand unit with migrants (bisection over set-covering
     feasibility problems), then, at that longest time, maximise coverage within ``threshold``.
