@@ -86,6 +86,13 @@ _API: dict[str, str] = {
     "make_geocoder": "geo_integration.geocoder",
     "GeocodeCache": "geo_integration.geocode_cache",
     "OnlineGeocoder": "geo_integration.geocode_online",
+    "SitingProblem": "geo_integration.siting_models",
+    "SitingResult": "geo_integration.siting",
+    "solve_siting": "geo_integration.siting",
+    "robustness": "geo_integration.siting_robust",
+    "read_candidates": "geo_integration.siting_candidates",
+    "sample_candidates_in_hexagons": "geo_integration.siting_candidates",
+    "coincides_with_existing": "geo_integration.siting_candidates",
 }
 
 __all__ = ["__version__", *sorted(_API)]
