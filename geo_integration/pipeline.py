@@ -61,6 +61,7 @@ class SitingOptions:
     threshold_min: float = 15.0
     candidates: str | None = None
     capacity: bool = False
+    replicates: int = 20
 
 
 @dataclass
@@ -491,23 +492,43 @@ def _stage_siting(
 ) -> Any:
     if options is None:
         return None
-    from geo_integration.siting_network import site_from_access
+    from geo_integration.network import load_network
+    from geo_integration.siting_network import site
 
-    key = _key("siting", access.key, options.__dict__, run.code)
+    cfg = run.settings
+    candidates_hash = None
+    if options.candidates is not None:
+        candidates_hash = sha256_file(options.candidates)
+    key = _key("siting", access.key, options.__dict__, candidates_hash, run.code)
     record = StageRecord("siting", key)
     stage_dir = run.out_dir / "siting"
     with run.timed(record):
-        result = site_from_access(
-            access, gaps, options=options, settings=run.settings, data_dir=run.data_dir
+        network = load_network(run.data_dir, speed_kmh=cfg.walking_speed_kmh)
+        result = site(
+            _measurable(drop.residences),
+            drop.services,
+            access.hexagons,
+            network,
+            service_type=options.service_type,
+            model=options.model,
+            p=options.p,
+            threshold_min=options.threshold_min,
+            candidates=options.candidates,
+            candidate_areas=None if gaps is None else gaps.candidate_areas,
+            capacity=options.capacity,
+            replicates=options.replicates,
+            settings=cfg,
         )
         files = _outputs_intact(run.out_dir, stage_dir, key)
         if files is None:
-            written = list(result.write(stage_dir))
+            written = list(result.write(stage_dir, privacy_k=cfg.privacy_k).values())
             _clear_stale(stage_dir, written)
             files = _record_outputs(run.out_dir, stage_dir, key, written)
         else:
             record.cached = True
         record.files = files
+        record.counts_out = {"sites": len(result.sites)}
+    run.say("siting", f"{len(result.sites)} sites ({result.summary.get('status')})")
     return result
 
 
@@ -608,7 +629,7 @@ def _needles(run: _Run, drop: Any, sites: Any) -> Any:
     allowed = list(zip(services["lat"], services["lon"], strict=True))
     if sites is not None:
         frame = sites.sites
-        allowed += list(zip(frame.geometry.y, frame.geometry.x, strict=True))
+        allowed += list(zip(frame["lat"], frame["lon"], strict=True))
     vertices = reference_vertices(
         loaders.load_localities(run.data_dir), loaders.load_upz(run.data_dir)
     )
@@ -654,7 +675,7 @@ def _map_inputs(run: _Run, drop: Any, access: _Access, gaps: Any, sites: Any) ->
         clusters=published.get("clusters"),
         rank_localities=published.get("rank_localities"),
         rank_upz=published.get("rank_upz"),
-        sites=None if sites is None else sites.sites_frame(),
+        sites=None if sites is None else _sites_frame(sites, run.settings.privacy_k),
         siting_summary=None if sites is None else sites.summary,
         drop_id=drop.drop_id,
         drop_date=drop.date.isoformat(),
@@ -662,6 +683,18 @@ def _map_inputs(run: _Run, drop: Any, access: _Access, gaps: Any, sites: Any) ->
         h3_resolution=run.settings.h3_resolution,
         thresholds=tuple(int(t) for t in run.settings.thresholds_min),
     )
+
+
+def _sites_frame(result: Any, k: int) -> Any:
+    """The chosen sites as points for the maps (figures of small sites blanked)."""
+    import geopandas as gpd
+
+    from geo_integration.siting import _suppress_sites
+
+    table = _suppress_sites(result.sites, k)
+    table = table.assign(service_type=result.summary.get("service_type"))
+    points = gpd.points_from_xy(table["lon"], table["lat"], crs="EPSG:4326")
+    return gpd.GeoDataFrame(table, geometry=points, crs="EPSG:4326")
 
 
 def _report_inputs(
