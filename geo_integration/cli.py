@@ -222,6 +222,14 @@ def assets_fetch(cache_dir: Path | None, source: str | None, force: bool) -> Non
 drop_argument = click.argument(
     "drop", type=click.Path(exists=True, file_okay=False, path_type=Path)
 )
+store_option = click.option(
+    "--store",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Drop store directory (default: $GEO_INTEGRATION_STORE, else ./store).",
+)
+
+
 lang_option = click.option(
     "--lang",
     type=click.Choice(["es", "en"]),
@@ -229,6 +237,10 @@ lang_option = click.option(
     show_default=True,
     help="Language of the labels.",
 )
+
+
+def _is_analysis_folder(path: Path) -> bool:
+    return path.is_dir() and ((path / "run_manifest.json").is_file() or (path / "access").is_dir())
 
 
 @cli.command("map")
@@ -260,6 +272,7 @@ lang_option = click.option(
     help="Open on the OpenStreetMap basemap (needs internet; offline it falls back to the "
     "plain background). By default the plain background is shown.",
 )
+@store_option
 @data_dir_option
 def map_command(
     drop: Path,
@@ -268,24 +281,40 @@ def map_command(
     service_types: tuple[str, ...],
     threshold: int | None,
     online_basemap: bool,
+    store: Path | None,
     data_dir: Path | None,
 ) -> None:
     """Write the overview map and one coverage map per service type (offline HTML).
 
-    DROP is the analysis folder of a drop (see geo_integration.render_inputs).
+    DROP is a drop (a raw drop folder, ingested first; a drop id of the store; or
+    "latest"), whose analyses are computed or taken from the cache, or the output folder of
+    a `run`.
     """
     from geo_integration.maps import write_maps
     from geo_integration.render_inputs import load_analysis_dir
 
-    inputs = load_analysis_dir(drop, data_dir=data_dir)
-    paths = write_maps(
-        inputs,
-        out,
-        lang=lang,
-        service_types=list(service_types) or None,
-        threshold=threshold,
-        online_basemap=online_basemap,
-    )
+    if _is_analysis_folder(Path(drop)):
+        inputs = load_analysis_dir(drop, data_dir=data_dir)
+        paths = write_maps(
+            inputs,
+            out,
+            lang=lang,
+            service_types=list(service_types) or None,
+            threshold=threshold,
+            online_basemap=online_basemap,
+        )
+    else:
+        result = _analyse(
+            drop,
+            out,
+            outputs=("maps",),
+            store=store,
+            data_dir=data_dir,
+            lang=lang,
+            service_types=service_types,
+            online_basemap=online_basemap,
+        )
+        paths = result.maps
     for path in paths:
         click.echo(f"{path} ({path.stat().st_size / 1e6:.2f} MB)")
 
@@ -304,32 +333,38 @@ def map_command(
     "--previous",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     default=None,
-    help="Analysis folder of the previous drop, for what changed since it.",
+    help="Output folder of the previous drop's run, for what changed since it (default: the "
+    "latest earlier drop of the store that has been analysed).",
 )
+@store_option
 @data_dir_option
 def report_command(
-    drop: Path, out: Path, lang: str, previous: Path | None, data_dir: Path | None
+    drop: Path,
+    out: Path,
+    lang: str,
+    previous: Path | None,
+    store: Path | None,
+    data_dir: Path | None,
 ) -> None:
     """Write the drop's report: report.html (tables, charts) and report.xlsx.
 
-    DROP is the analysis folder of a drop (see geo_integration.render_inputs).
+    DROP is a drop (raw folder, drop id or "latest") or the output folder of a `run`.
     """
     from geo_integration.render_inputs import load_analysis_dir
     from geo_integration.report import write_report
 
-    inputs = load_analysis_dir(drop, data_dir=data_dir, previous=previous)
-    for path in write_report(inputs, out, lang=lang):
-        click.echo(str(path))
+    if _is_analysis_folder(Path(drop)):
+        inputs = load_analysis_dir(drop, data_dir=data_dir, previous=previous)
+        for path in write_report(inputs, out, lang=lang):
+            click.echo(str(path))
+        return
+    result = _analyse(drop, out, outputs=("report",), store=store, data_dir=data_dir, lang=lang)
+    for stage in result.stages:
+        for rel in stage.files if stage.name == "report" else ():
+            click.echo(str(result.out_dir / rel))
 
 
 # --------------------------------------------------------------------------- data drops
-
-store_option = click.option(
-    "--store",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Drop store directory (default: $GEO_INTEGRATION_STORE, else ./store).",
-)
 
 
 @cli.command("ingest")
@@ -343,9 +378,18 @@ store_option = click.option(
     metavar="FILE.json",
     help="Also write the JSON ingest report (counts only) to this file.",
 )
+@click.option(
+    "--no-geocode",
+    is_flag=True,
+    help="Keep rows with an address and no coordinates ungeocoded (default: geocode them offline).",
+)
 @data_dir_option
 def ingest_command(
-    drop_dir: Path, store: Path | None, report_file: Path | None, data_dir: Path | None
+    drop_dir: Path,
+    store: Path | None,
+    report_file: Path | None,
+    no_geocode: bool,
+    data_dir: Path | None,
 ) -> None:
     """Ingest a data drop (a folder of residence and service files) into the drop store.
 
@@ -355,9 +399,9 @@ def ingest_command(
     import json
 
     from geo_integration.fileio import write_text
-    from geo_integration.ingest import ingest_drop
+    from geo_integration.pipeline import open_or_ingest
 
-    drop = ingest_drop(drop_dir, store=store, data_dir=data_dir)
+    drop = open_or_ingest(drop_dir, store=store, data_dir=data_dir, geocode=not no_geocode)
     if report_file is not None:
         write_text(report_file, json.dumps(drop.report, indent=2, ensure_ascii=False) + "\n")
     _print_ingest_summary(drop.report, created=drop.created, path=drop.path)
@@ -450,6 +494,7 @@ def drops_compare(a: str, b: str, store: Path | None) -> None:
 
 @cli.command("access")
 @click.argument("drop", type=click.Path(path_type=Path))
+@store_option
 @click.option(
     "--service-type",
     "service_type",
@@ -493,6 +538,7 @@ def drops_compare(a: str, b: str, store: Path | None) -> None:
 )
 def access_command(
     drop: Path,
+    store: Path | None,
     service_type: str,
     thresholds: str,
     out_dir: Path,
@@ -505,13 +551,14 @@ def access_command(
 ) -> None:
     """Walking times, coverage and supply per migrant for every service type.
 
-    DROP is a normalised drop directory (residences.parquet, services.parquet). Writes
-    aggregated tables per hexagon, UPZ and locality (small counts suppressed) and service
-    areas; never a table of residences.
+    DROP is a raw drop folder (ingested first, with offline geocoding), a drop id of the
+    store or "latest". Writes aggregated tables per hexagon, UPZ and locality (small counts
+    suppressed) and service areas; never a table of residences.
     """
-    from geo_integration.accessibility import _read_normalised_drop, compute_access
+    from geo_integration.accessibility import compute_access
     from geo_integration.config import load_settings
     from geo_integration.network import load_network
+    from geo_integration.pipeline import measurable, open_or_ingest
 
     try:
         minutes = tuple(float(t) for t in thresholds.split(",") if t.strip())
@@ -524,7 +571,8 @@ def access_command(
         walking_speed_kmh=speed,
         h3_resolution=h3_resolution,
     )
-    residences, services = _read_normalised_drop(drop)
+    opened = open_or_ingest(drop, store=store, data_dir=data_dir)
+    residences, services = measurable(opened.residences), opened.services
     network = load_network(data_dir, source=network_source, speed_kmh=settings.walking_speed_kmh)
     types = None if service_type.strip().lower() == "all" else [service_type]
     result = compute_access(
@@ -640,6 +688,344 @@ def geocode_command(
     counts = result["match_level"].value_counts()
     summary = ", ".join(f"{level} {int(n)}" for level, n in counts.items())
     click.echo(f"{target}: {len(result)} rows geocoded ({summary})")
+
+
+# --- whole runs ---------------------------------------------------------------------------
+
+
+def _progress_printer() -> Any:
+    console = _stderr_console()
+
+    def show(stage: str, message: str) -> None:
+        console.print(f"[bold]{stage}[/bold]: {message}", highlight=False)
+
+    return show
+
+
+def _analyse(
+    drop: Path,
+    out: Path,
+    *,
+    outputs: tuple[str, ...],
+    store: Path | None,
+    data_dir: Path | None,
+    lang: str = "es",
+    config_file: Path | None = None,
+    service_types: tuple[str, ...] = (),
+    online_basemap: bool = False,
+    siting: Any = None,
+    geocode: bool = True,
+) -> Any:
+    from geo_integration.config import load_settings
+    from geo_integration.pipeline import run_drop
+
+    settings = load_settings(config_file, lang=lang)
+    return run_drop(
+        drop,
+        out_dir=out,
+        settings=settings,
+        data_dir=data_dir,
+        store=store,
+        siting=siting,
+        online_basemap=online_basemap,
+        geocode=geocode,
+        progress=_progress_printer(),
+        outputs=outputs,
+        service_types=list(service_types) or None,
+    )
+
+
+config_option = click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Settings TOML file (thresholds, walking speed, H3 resolution, privacy k, ...).",
+)
+
+
+@cli.command("run")
+@click.argument("drop_dir", type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output folder (tables, maps, report, run_manifest.json).",
+)
+@config_option
+@lang_option
+@click.option(
+    "--site",
+    "site_type",
+    default=None,
+    metavar="TYPE",
+    help="Also propose new sites for this service type (see `site`).",
+)
+@click.option(
+    "--model",
+    type=click.Choice(["mclp", "pmedian", "lscp", "pcenter", "minmax_beyond"]),
+    default="mclp",
+    show_default=True,
+    help="Siting model (with --site).",
+)
+@click.option(
+    "--p",
+    "p",
+    type=click.IntRange(min=1),
+    default=5,
+    show_default=True,
+    help="New sites to choose (with --site).",
+)
+@click.option(
+    "--threshold",
+    type=click.FloatRange(min=1),
+    default=15.0,
+    show_default=True,
+    help="Minutes that count as served (with --site).",
+)
+@click.option(
+    "--candidates",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Candidate sites file (with --site).",
+)
+@click.option("--online-basemap", is_flag=True, help="Maps open on the online basemap.")
+@click.option("--no-geocode", is_flag=True, help="Do not geocode addresses on ingest.")
+@store_option
+@data_dir_option
+def run_command(
+    drop_dir: Path,
+    out_dir: Path,
+    config_file: Path | None,
+    lang: str,
+    site_type: str | None,
+    model: str,
+    p: int,
+    threshold: float,
+    candidates: str | None,
+    online_basemap: bool,
+    no_geocode: bool,
+    store: Path | None,
+    data_dir: Path | None,
+) -> None:
+    """Run a data drop end to end: ingest, geocoding, areas, access, gaps, (siting), maps,
+    report, and the privacy check of every output.
+
+    Stages reuse cached results when their inputs are unchanged, so a re-run recomputes only
+    what changed. Exit code 1 if the drop cannot be used or the privacy check fails.
+    """
+    from geo_integration.pipeline import OUTPUTS, SitingOptions
+
+    siting = None
+    if site_type is not None:
+        siting = SitingOptions(
+            site_type, model=model, p=p, threshold_min=threshold, candidates=candidates
+        )
+    result = _analyse(
+        drop_dir,
+        out_dir,
+        outputs=OUTPUTS,
+        store=store,
+        data_dir=data_dir,
+        lang=lang,
+        config_file=config_file,
+        online_basemap=online_basemap,
+        siting=siting,
+        geocode=not no_geocode,
+    )
+    total = sum(stage.seconds for stage in result.stages)
+    reused = [stage.name for stage in result.stages if stage.cached]
+    click.echo(
+        f"drop {result.drop_id}: done in {total:.1f} s"
+        + (f" (reused: {', '.join(reused)})" if reused else "")
+    )
+    for path in result.maps[:1]:
+        click.echo(f"open the map: {path}")
+    click.echo(f"manifest: {result.manifest_path}")
+
+
+@cli.command("gaps")
+@drop_argument
+@click.option(
+    "--service-type",
+    "service_types",
+    multiple=True,
+    metavar="TYPE",
+    help="Only this service type (repeatable); default: every type.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the layers (GeoParquet and CSV).",
+)
+@config_option
+@store_option
+@data_dir_option
+def gaps_command(
+    drop: Path,
+    service_types: tuple[str, ...],
+    out_dir: Path,
+    config_file: Path | None,
+    store: Path | None,
+    data_dir: Path | None,
+) -> None:
+    """Clusters of residence, hot spots of unmet demand (Gi*, local Moran), rankings of
+    localities and UPZ, and candidate areas for new services.
+
+    DROP is a raw drop folder, a drop id of the store or "latest".
+    """
+    result = _analyse(
+        drop,
+        out_dir,
+        outputs=("gaps",),
+        store=store,
+        data_dir=data_dir,
+        config_file=config_file,
+        service_types=service_types,
+    )
+    stage = next(s for s in result.stages if s.name == "gaps")
+    for rel in stage.files:
+        click.echo(str(result.out_dir / rel))
+
+
+@cli.command("site")
+@drop_argument
+@click.option(
+    "--service-type",
+    "service_type",
+    required=True,
+    metavar="TYPE",
+    help="Service type to site (e.g. health).",
+)
+@click.option(
+    "--model",
+    type=click.Choice(["mclp", "pmedian", "lscp", "pcenter", "minmax_beyond"]),
+    default="mclp",
+    show_default=True,
+    help="mclp: most migrants within the threshold; pmedian: least total walking; "
+    "lscp: fewest sites to reach every migrant; pcenter / minmax_beyond: equity.",
+)
+@click.option(
+    "--p",
+    "p",
+    type=click.IntRange(min=1),
+    default=5,
+    show_default=True,
+    help="New sites to choose (not used by lscp).",
+)
+@click.option(
+    "--threshold",
+    type=click.FloatRange(min=1),
+    default=15.0,
+    show_default=True,
+    help="Walking minutes that count as served.",
+)
+@click.option(
+    "--candidates",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Candidate sites (CSV with lat/lon, GeoJSON, GeoPackage, Parquet); default: "
+    "the gaps analysis' candidate areas and street nodes in under-served hexagons.",
+)
+@click.option(
+    "--capacity",
+    is_flag=True,
+    help="A new site serves at most the median capacity of existing ones (mclp).",
+)
+@click.option(
+    "--replicates",
+    type=click.IntRange(min=0),
+    default=20,
+    show_default=True,
+    help="Robustness re-solves (bootstrap + geocoding jitter); 0 to skip.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for sites.geojson/csv, coverage_by_locality.csv, summary.json.",
+)
+@config_option
+@store_option
+@data_dir_option
+def site_command(
+    drop: Path,
+    service_type: str,
+    model: str,
+    p: int,
+    threshold: float,
+    candidates: str | None,
+    capacity: bool,
+    replicates: int,
+    out_dir: Path,
+    config_file: Path | None,
+    store: Path | None,
+    data_dir: Path | None,
+) -> None:
+    """Propose where new service points should go (location-allocation on the street
+    network), ranked by what each adds, with how often each is chosen under resampled
+    demand."""
+    import json
+
+    from geo_integration.pipeline import SitingOptions
+
+    siting = SitingOptions(
+        service_type,
+        model=model,
+        p=p,
+        threshold_min=threshold,
+        candidates=candidates,
+        capacity=capacity,
+        replicates=replicates,
+    )
+    result = _analyse(
+        drop,
+        out_dir,
+        outputs=("siting",),
+        store=store,
+        data_dir=data_dir,
+        config_file=config_file,
+        siting=siting,
+    )
+    summary = json.loads((result.out_dir / "siting" / "summary.json").read_text("utf-8"))
+    click.echo(
+        f"{summary['model']}: {summary.get('n_sites')} site(s), status {summary['status']}, "
+        f"objective {summary['objective']:,.1f} {summary.get('objective_unit', '')}"
+    )
+    for rel in next(s for s in result.stages if s.name == "siting").files:
+        click.echo(str(result.out_dir / rel))
+
+
+@cli.command("privacy-check")
+@click.argument("out_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--drop",
+    "drop",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="The drop the outputs came from: its raw folder (best: ids and personal "
+    "fields as typed are checked too), or a drop id of the store.",
+)
+@store_option
+@data_dir_option
+def privacy_check_command(
+    out_dir: Path, drop: Path, store: Path | None, data_dir: Path | None
+) -> None:
+    """Scan every output file for residence coordinates (to 4 decimals), addresses, ids and
+    personal fields of the drop. Exit code 1 if anything is found."""
+    from geo_integration.pipeline import privacy_check
+
+    leaks = privacy_check(out_dir, drop=drop, store=store, data_dir=data_dir)
+    for leak in leaks:
+        click.echo(f"{out_dir / leak.path}: {leak.kind}: {leak.detail}", err=True)
+    if leaks:
+        click.echo(f"privacy check FAILED: {len(leaks)} finding(s)", err=True)
+        raise click.exceptions.Exit(EXIT_FAILURE)
+    click.echo(f"privacy check passed: {out_dir}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

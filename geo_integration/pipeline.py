@@ -28,7 +28,7 @@ import logging
 import os
 import platform
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,14 +37,25 @@ import pandas as pd
 
 from geo_integration import __version__
 from geo_integration.config import Settings, resolve_data_dir
-from geo_integration.errors import PrivacyError
+from geo_integration.errors import ConfigError, PrivacyError
 from geo_integration.fileio import atomic_path, sha256_file, write_text
 
-__all__ = ["RunResult", "SitingOptions", "StageRecord", "run_drop"]
+__all__ = [
+    "OUTPUTS",
+    "RunResult",
+    "SitingOptions",
+    "StageRecord",
+    "measurable",
+    "open_or_ingest",
+    "privacy_check",
+    "run_drop",
+]
 
 log = logging.getLogger(__name__)
 
 STAGES = ("ingest", "access", "gaps", "siting", "maps", "report", "privacy")
+#: What a run can write; the default writes all (siting only when asked).
+OUTPUTS = ("access", "gaps", "siting", "maps", "report")
 MANIFEST = "run_manifest.json"
 STAGE_FILE = ".stage.json"
 
@@ -89,8 +100,11 @@ class RunResult:
     @property
     def maps(self) -> list[Path]:
         """The HTML maps written (overview first)."""
-        stage = next(s for s in self.stages if s.name == "maps")
-        return [self.out_dir / p for p in stage.files if p.endswith(".html")]
+        stage = next((s for s in self.stages if s.name == "maps"), None)
+        if stage is None:
+            return []
+        paths = [self.out_dir / p for p in stage.files if p.endswith(".html")]
+        return sorted(paths, key=lambda p: (p.name != "overview.html", p.name))
 
 
 # ----------------------------------------------------------------------------- keys
@@ -192,6 +206,27 @@ def _load_frames(directory: Path, names: list[str]) -> tuple[dict[str, Any], dic
     return frames, json.loads(meta_path.read_text(encoding="utf-8"))
 
 
+def _save_pickle(directory: Path, value: Any) -> None:
+    import pickle
+
+    directory.mkdir(parents=True, exist_ok=True)
+    with atomic_path(directory / "result.pickle") as tmp:
+        tmp.write_bytes(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def _load_pickle(directory: Path) -> Any:
+    """A cached result written by this package into the drop's own cache (trusted input)."""
+    import pickle
+
+    path = directory / "result.pickle"
+    if not path.is_file():
+        return None
+    try:
+        return pickle.loads(path.read_bytes())
+    except (OSError, pickle.UnpicklingError, AttributeError, EOFError):
+        return None
+
+
 # ----------------------------------------------------------------------------- run
 
 
@@ -205,6 +240,8 @@ class _Run:
     reference: str
     progress: Progress | None
     drop_dir: Path | None = None
+    outputs: frozenset[str] = frozenset(OUTPUTS)
+    service_types: tuple[str, ...] | None = None
     stages: list[StageRecord] = field(default_factory=list)
 
     def say(self, stage: str, message: str) -> None:
@@ -240,6 +277,8 @@ def run_drop(
     online_basemap: bool = False,
     geocode: bool = True,
     progress: Progress | None = None,
+    outputs: Collection[str] = OUTPUTS,
+    service_types: Sequence[str] | None = None,
 ) -> RunResult:
     """Run every stage on one drop and write maps, reports and tables to ``out_dir``.
 
@@ -262,6 +301,11 @@ def run_drop(
         Geocode rows with an address and no coordinates during ingest (offline).
     progress
         Called with (stage, message) as the run advances.
+    outputs
+        Which results to write (subset of :data:`OUTPUTS`). Stages needed by them still run
+        (from the cache when possible); the privacy check always runs on what is written.
+    service_types
+        Measure only these service types (default: every type of the drop).
 
     Raises
     ------
@@ -273,6 +317,10 @@ def run_drop(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     data = resolve_data_dir(data_dir)
+    unknown = sorted(set(outputs) - set(OUTPUTS))
+    if unknown:
+        msg = f"unknown output(s) {unknown!r}; expected some of {list(OUTPUTS)!r}"
+        raise ConfigError(msg)
     run = _Run(
         out,
         cfg,
@@ -286,12 +334,17 @@ def run_drop(
     raw_dir = Path(drop_dir)
     if raw_dir.is_dir() and not (raw_dir / "manifest.json").is_file():
         run.drop_dir = raw_dir
+    run.outputs = frozenset(outputs)
+    run.service_types = None if service_types is None else tuple(service_types)
     drop = _stage_ingest(run, drop_dir, geocode=geocode)
     access = _stage_access(run, drop)
-    gaps = _stage_gaps(run, drop, access)
+    wanted = run.outputs & {"gaps", "maps", "report"} or siting is not None
+    gaps = _stage_gaps(run, drop, access) if wanted else None
     sites = _stage_siting(run, drop, access, gaps, siting)
-    _stage_maps(run, drop, access, gaps, sites, online_basemap=online_basemap)
-    _stage_report(run, drop, access, gaps, sites)
+    if "maps" in run.outputs:
+        _stage_maps(run, drop, access, gaps, sites, online_basemap=online_basemap)
+    if "report" in run.outputs:
+        _stage_report(run, drop, access, gaps, sites)
     leaks = _stage_privacy(run, drop, sites)
     manifest = _write_manifest(run, drop, started, siting, leaks)
     if leaks:
@@ -303,17 +356,33 @@ def run_drop(
 # ---------------------------------------------------------------------------- stages
 
 
-def _stage_ingest(run: _Run, drop_dir: str | os.PathLike[str], *, geocode: bool) -> Any:
-    from geo_integration.ingest import ingest_drop, resolve_drop
+def open_or_ingest(
+    ref: str | os.PathLike[str],
+    *,
+    store: str | os.PathLike[str] | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
+    geocode: bool = True,
+) -> Any:
+    """Return the drop ``ref`` names: a raw drop folder is ingested (idempotently, geocoding
+    rows with an address and no coordinates offline); a drop id, a drop folder of the store
+    or ``"latest"`` is opened."""
+    from geo_integration.config import resolve_store_dir
+    from geo_integration.geocoder import make_geocoder
+    from geo_integration.ingest import ingest_drop
+    from geo_integration.store import open_drop
 
+    path = Path(ref)
+    if path.is_dir() and not (path / "manifest.json").is_file():
+        cache = resolve_store_dir(store) / "geocode_cache.sqlite"
+        geocoder = make_geocoder(data_dir=data_dir, cache=cache) if geocode else None
+        return ingest_drop(path, store=store, data_dir=data_dir, geocoder=geocoder)
+    return open_drop(ref, store=store)
+
+
+def _stage_ingest(run: _Run, drop_dir: str | os.PathLike[str], *, geocode: bool) -> Any:
     record = StageRecord("ingest", "")
     with run.timed(record):
-        path = Path(drop_dir)
-        if path.is_dir() and not (path / "manifest.json").is_file():
-            geocoder = _offline_geocoder(run) if geocode else None
-            drop = ingest_drop(path, store=run.store, data_dir=run.data_dir, geocoder=geocoder)
-        else:
-            drop = resolve_drop(drop_dir, store=run.store, data_dir=run.data_dir)
+        drop = open_or_ingest(drop_dir, store=run.store, data_dir=run.data_dir, geocode=geocode)
         record.key = drop.digest[:20]
         record.cached = not drop.created
         totals = drop.manifest.get("totals", {})
@@ -325,12 +394,6 @@ def _stage_ingest(run: _Run, drop_dir: str | os.PathLike[str], *, geocode: bool)
         }
     run.say("ingest", f"drop {drop.drop_id} ({'reused' if record.cached else 'ingested'})")
     return drop
-
-
-def _offline_geocoder(run: _Run) -> Any:
-    from geo_integration.geocoder import make_geocoder
-
-    return make_geocoder(data_dir=run.data_dir)
 
 
 @dataclass
@@ -353,17 +416,22 @@ def _stage_access(run: _Run, drop: Any) -> _Access:
     from geo_integration.network import load_network
 
     cfg = run.settings
-    key = _key("access", drop.digest, cfg.to_dict(), run.reference, run.code)
+    key = _key("access", drop.digest, cfg.to_dict(), run.service_types, run.reference, run.code)
     record = StageRecord("access", key)
     stage_dir = run.out_dir / "access"
     with run.timed(record):
         cache = _cache_dir(drop.path, "access", key)
         loaded = _load_frames(cache, _ACCESS_TABLES)
         if loaded is None:
-            residences = _measurable(drop.residences)
+            residences = measurable(drop.residences)
             network = load_network(run.data_dir, speed_kmh=cfg.walking_speed_kmh)
             result = compute_access(
-                residences, drop.services, network, settings=cfg, data_dir=run.data_dir
+                residences,
+                drop.services,
+                network,
+                settings=cfg,
+                data_dir=run.data_dir,
+                service_types=run.service_types,
             )
             per_res = result.residences.copy()
             per_res["lon"] = residences["lon"].to_numpy()
@@ -390,7 +458,7 @@ def _stage_access(run: _Run, drop: Any) -> _Access:
             meta["report"],
             meta["keys"],
         )
-        files = _outputs_intact(run.out_dir, stage_dir, key)
+        files = _outputs_intact(run.out_dir, stage_dir, key) if "access" in run.outputs else {}
         if files is None:
             result = AccessResult(
                 residences=access.residences,
@@ -417,7 +485,7 @@ def _stage_access(run: _Run, drop: Any) -> _Access:
     return access
 
 
-def _measurable(residences: Any) -> Any:
+def measurable(residences: Any) -> Any:
     """Residences as measured: those placed only at an area's centre (geocoding level
     ``area``) keep their locality/UPZ but are not located for walking times."""
     if "match_level" not in residences.columns:
@@ -472,7 +540,7 @@ def _stage_gaps(run: _Run, drop: Any, access: _Access) -> Any:
                 residence_cluster=frames["residence_cluster"]["cluster"],
                 parameters=meta["parameters"],
             )
-        files = _outputs_intact(run.out_dir, stage_dir, key)
+        files = _outputs_intact(run.out_dir, stage_dir, key) if "gaps" in run.outputs else {}
         if files is None:
             written = list(result.write(stage_dir).values())
             _clear_stale(stage_dir, written)
@@ -492,8 +560,6 @@ def _stage_siting(
 ) -> Any:
     if options is None:
         return None
-    from geo_integration.network import load_network
-    from geo_integration.siting_network import site
 
     cfg = run.settings
     candidates_hash = None
@@ -503,33 +569,45 @@ def _stage_siting(
     record = StageRecord("siting", key)
     stage_dir = run.out_dir / "siting"
     with run.timed(record):
-        network = load_network(run.data_dir, speed_kmh=cfg.walking_speed_kmh)
-        result = site(
-            _measurable(drop.residences),
-            drop.services,
-            access.hexagons,
-            network,
-            service_type=options.service_type,
-            model=options.model,
-            p=options.p,
-            threshold_min=options.threshold_min,
-            candidates=options.candidates,
-            candidate_areas=None if gaps is None else gaps.candidate_areas,
-            capacity=options.capacity,
-            replicates=options.replicates,
-            settings=cfg,
-        )
+        cached = _load_pickle(_cache_dir(drop.path, "siting", key))
+        if cached is not None:
+            result = cached
+        else:
+            result = _site(run, drop, access, gaps, options)
+            _save_pickle(_cache_dir(drop.path, "siting", key), result)
         files = _outputs_intact(run.out_dir, stage_dir, key)
         if files is None:
             written = list(result.write(stage_dir, privacy_k=cfg.privacy_k).values())
             _clear_stale(stage_dir, written)
             files = _record_outputs(run.out_dir, stage_dir, key, written)
-        else:
-            record.cached = True
+        record.cached = cached is not None
         record.files = files
         record.counts_out = {"sites": len(result.sites)}
     run.say("siting", f"{len(result.sites)} sites ({result.summary.get('status')})")
     return result
+
+
+def _site(run: _Run, drop: Any, access: _Access, gaps: Any, options: SitingOptions) -> Any:
+    from geo_integration.network import load_network
+    from geo_integration.siting_network import site
+
+    cfg = run.settings
+    network = load_network(run.data_dir, speed_kmh=cfg.walking_speed_kmh)
+    return site(
+        measurable(drop.residences),
+        drop.services,
+        access.hexagons,
+        network,
+        service_type=options.service_type,
+        model=options.model,
+        p=options.p,
+        threshold_min=options.threshold_min,
+        candidates=options.candidates,
+        candidate_areas=None if gaps is None else gaps.candidate_areas,
+        capacity=options.capacity,
+        replicates=options.replicates,
+        settings=cfg,
+    )
 
 
 def _stage_maps(
@@ -799,3 +877,26 @@ def _write_manifest(
 def iter_stage_names() -> Iterator[str]:
     """The stages of a run, in order."""
     yield from STAGES
+
+
+def privacy_check(
+    out_dir: str | os.PathLike[str],
+    *,
+    drop: str | os.PathLike[str],
+    store: str | os.PathLike[str] | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
+) -> list[Any]:
+    """Scan every file under ``out_dir`` for residence coordinates, addresses, ids and personal
+    fields of ``drop`` (a raw drop folder, read as given, or a drop of the store) and return
+    the findings (empty when clean). See :mod:`geo_integration.privacy_check`."""
+    from geo_integration.privacy_check import scan_outputs
+
+    data = resolve_data_dir(data_dir)
+    raw = Path(drop)
+    run = _Run(
+        Path(out_dir), Settings(), data, None if store is None else Path(store), "", "", None
+    )
+    if raw.is_dir() and not (raw / "manifest.json").is_file():
+        run.drop_dir = raw
+    opened = open_or_ingest(drop, store=store, data_dir=data)
+    return scan_outputs(Path(out_dir), _needles(run, opened, None), skip=(".privacy",))

@@ -177,6 +177,7 @@ def build_needles(
         (needles.allowed_vertices, allowed_vertices),
     ):
         arr = np.asarray(list(given), dtype=float).reshape(-1, 2)
+        arr = arr[np.isfinite(arr).all(axis=1)]
         target.update(_pack(arr[:, 0], arr[:, 1]).tolist())
     return needles
 
