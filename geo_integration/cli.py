@@ -240,7 +240,13 @@ lang_option = click.option(
 
 
 def _is_analysis_folder(path: Path) -> bool:
-    return path.is_dir() and ((path / "run_manifest.json").is_file() or (path / "access").is_dir())
+    """A run's output folder, or an analysis folder (see geo_integration.render_inputs)."""
+    from geo_integration.render_inputs import ANALYSIS_FILES
+
+    if not path.is_dir() or (path / "manifest.json").is_file():
+        return False
+    names = ["run_manifest.json", "summary.json", *ANALYSIS_FILES]
+    return any((path / name).is_file() for name in names)
 
 
 @cli.command("map")

@@ -471,7 +471,7 @@ def _stage_access(run: _Run, drop: Any) -> _Access:
                 report=access.report,
                 privacy_k=cfg.privacy_k,
             )
-            written = result.write(stage_dir)
+            written = [*result.write(stage_dir), _write_services(drop, stage_dir)]
             _clear_stale(stage_dir, written)
             files = _record_outputs(run.out_dir, stage_dir, key, written)
         record.files = files
@@ -507,6 +507,28 @@ _GAPS_TABLES = [
     "candidate_areas",
     "residence_cluster",
 ]
+
+
+_PUBLIC_SERVICE_COLUMNS = [
+    "service_id",
+    "name",
+    "secretariat",
+    "service_type",
+    "capacity",
+    "hours",
+    "address",
+    "geometry",
+]
+
+
+def _write_services(drop: Any, stage_dir: Path) -> Path:
+    """The drop's service points (public places), for maps drawn again from the run folder."""
+    services = drop.services
+    cols = [c for c in _PUBLIC_SERVICE_COLUMNS if c in services.columns]
+    path = stage_dir / "services.parquet"
+    with atomic_path(path) as tmp:
+        services[cols].to_parquet(tmp)
+    return path
 
 
 def _stage_gaps(run: _Run, drop: Any, access: _Access) -> Any:
@@ -661,6 +683,12 @@ def _stage_report(run: _Run, drop: Any, access: _Access, gaps: Any, sites: Any) 
         if files is None:
             inputs = _report_inputs(run, drop, access, gaps, sites, previous)
             written = write_report(inputs, stage_dir, lang=cfg.lang)
+            for name, data in (
+                ("ingest_report.json", inputs.ingest_report),
+                ("geocoding.json", inputs.geocoding),
+            ):
+                text = json.dumps(data, indent=1, ensure_ascii=False, default=str)
+                written.append(write_text(stage_dir / name, text + "\n"))
             _clear_stale(stage_dir, written)
             files = _record_outputs(run.out_dir, stage_dir, key, written)
         else:

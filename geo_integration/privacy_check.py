@@ -92,6 +92,8 @@ class Needles:
     pairs: set[int] = field(default_factory=set)  # _pack(lat, lon) at 4 decimals
     addresses: dict[tuple[str, str], set[tuple[str, ...]]] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)  # token -> "id" / "personal_field"
+    # multi-word personal values (names), indexed like addresses
+    phrases: dict[tuple[str, str], set[tuple[str, ...]]] = field(default_factory=dict)
     allowed_points: set[int] = field(default_factory=set)
     allowed_vertices: set[int] = field(default_factory=set)
 
@@ -170,7 +172,10 @@ def build_needles(
         for col in cols:
             for value in residences[col].dropna().astype(str):
                 token = value.strip().upper()
-                if len(token) >= 5:
+                words = tuple(name_key(value).split())
+                if len(words) >= 2 and kind == "personal_field":
+                    needles.phrases.setdefault((words[0], words[1]), set()).add(words)
+                elif len(token) >= 5:
                     needles.tokens[token] = kind
     for target, given in (
         (needles.allowed_points, allowed_points),
@@ -325,10 +330,14 @@ def _address_hits(words: list[str], index: dict[tuple[str, str], set[tuple[str, 
 def string_findings(text: str, needles: Needles) -> list[tuple[str, str]]:
     """(kind, detail) for addresses, ids and personal values found in ``text``."""
     found: list[tuple[str, str]] = []
-    if needles.addresses:
-        hits = _address_hits(name_key(text).split(), needles.addresses)
+    keyed = name_key(text).split() if needles.addresses or needles.phrases else []
+    for index, kind, what in (
+        (needles.addresses, "address", "residence address(es)"),
+        (needles.phrases, "personal_field", "personal value(s) from the drop"),
+    ):
+        hits = _address_hits(keyed, index) if index else 0
         if hits:
-            found.append(("address", f"{hits} residence address(es)"))
+            found.append((kind, f"{hits} {what}"))
     if needles.tokens:
         words = set(re.findall(r"[\w.@+-]{5,}", text.upper()))
         kinds: dict[str, int] = {}

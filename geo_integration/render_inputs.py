@@ -76,6 +76,21 @@ ANALYSIS_FILES: dict[str, str] = {
 }
 
 
+#: run-folder file (``geo-integration run --out``) -> MapInputs/ReportInputs field
+RUN_FILES: dict[str, str] = {
+    "access/access_localities.parquet": "locality_access",
+    "access/access_upz.parquet": "upz_access",
+    "access/access_hexagons.parquet": "hex_access",
+    "access/access_service_areas.parquet": "service_areas",
+    "access/services.parquet": "services",
+    "gaps/gap_hexagons.parquet": "gap_hexagons",
+    "gaps/clusters.parquet": "clusters",
+    "gaps/rank_localities.parquet": "rank_localities",
+    "gaps/rank_upz.parquet": "rank_upz",
+    "siting/sites.geojson": "sites",
+}
+
+
 @dataclass
 class MapInputs:
     """Everything a map may draw. Only ``localities`` (the boundaries) is required.
@@ -264,6 +279,8 @@ def load_analysis_dir(
     if not folder.is_dir():
         msg = f"analysis folder not found: {str(folder)!r}"
         raise DropError(msg)
+    if (folder / "run_manifest.json").is_file():
+        return _load_run_dir(folder, data_dir=data_dir)
     known = [*ANALYSIS_FILES, "summary.json"]
     if not any((folder / name).is_file() for name in known):
         msg = f"{folder}: none of the expected analysis files ({', '.join(known)})"
@@ -292,4 +309,53 @@ def load_analysis_dir(
             )
         else:
             values["previous_drop_date"] = prev.name
+    return ReportInputs(localities=load_localities(data_dir), upz=load_upz(data_dir), **values)
+
+
+def _published(table: Table, key: str) -> Table:
+    """Key as a column; hexagons with suppressed counts left out (they are not drawn)."""
+    if key not in table.columns and table.index.name == key:
+        table = table.reset_index()
+    if key == "h3_cell" and "suppressed" in table.columns:
+        table = table[~table["suppressed"].astype(bool)]
+    return table
+
+
+def _load_run_dir(folder: Path, *, data_dir: str | os.PathLike[str] | None) -> ReportInputs:
+    """Read the output folder of ``geo-integration run`` (its ``run_manifest.json``)."""
+    from geo_integration.loaders import load_localities, load_upz
+
+    manifest = _read_json(folder / "run_manifest.json")
+    values: dict[str, Any] = {
+        target: _read_table(folder / name)
+        for name, target in RUN_FILES.items()
+        if (folder / name).is_file()
+    }
+    keys = {
+        "locality_access": "loc_code",
+        "upz_access": "upz_code",
+        "hex_access": "h3_cell",
+        "gap_hexagons": "h3_cell",
+        "rank_localities": "loc_code",
+        "rank_upz": "upz_code",
+    }
+    for target, key in keys.items():
+        if target in values:
+            values[target] = _published(values[target], key)
+    areas = values.get("service_areas")
+    if areas is not None and "key" in areas.columns:
+        areas = areas[areas["group"] == "service_type"].rename(columns={"key": "service_type"})
+        values["service_areas"] = areas
+    settings = manifest.get("settings", {})
+    drop_id = str(manifest.get("drop_id", folder.name))
+    values |= {
+        "drop_id": drop_id,
+        "drop_date": f"{drop_id[:4]}-{drop_id[4:6]}-{drop_id[6:8]}" if len(drop_id) >= 8 else "",
+        "privacy_k": int(settings.get("privacy_k", 10)),
+        "h3_resolution": int(settings.get("h3_resolution", 9)),
+        "thresholds": tuple(int(t) for t in settings.get("thresholds_min", (10, 15, 30))),
+    }
+    for name, target in (("ingest_report.json", "ingest_report"), ("geocoding.json", "geocoding")):
+        if (folder / "report" / name).is_file():
+            values[target] = _read_json(folder / "report" / name)
     return ReportInputs(localities=load_localities(data_dir), upz=load_upz(data_dir), **values)

@@ -109,12 +109,10 @@ def candidate_set(
         names += (areas["kind"].astype(str) + " " + areas["area_id"].astype(str)).tolist()
         lon += areas.geometry.x.astype(float).tolist()
         lat += areas.geometry.y.astype(float).tolist()
-    share = f"share_within_{threshold_min:g}_{service_type}"
-    if share in hexagons.columns:
-        table = hexagons.reset_index() if "h3_cell" not in hexagons.columns else hexagons
-        under = table.loc[pd.to_numeric(table[share], errors="coerce") < 0.5, "h3_cell"]
+    under = _underserved_cells(hexagons, service_type, threshold_min)
+    if len(under):
         nodes, cells = sample_candidates_in_hexagons(
-            under.astype(str).to_numpy(),
+            under,
             network.node_lonlat[:, 1],
             network.node_lonlat[:, 0],
             per_cell=per_cell,
@@ -144,6 +142,23 @@ def candidate_set(
         "gaps candidate areas and network nodes in under-served hexagons",
         notes,
     )
+
+
+def _underserved_cells(
+    hexagons: pd.DataFrame, service_type: str, threshold_min: float
+) -> npt.NDArray[np.object_]:
+    """H3 cells where fewer than half of the migrants are within ``threshold_min`` (from the
+    coverage share when that threshold was measured, else from the median time)."""
+    table = hexagons.reset_index() if "h3_cell" not in hexagons.columns else hexagons
+    share = f"share_within_{threshold_min:g}_{service_type}"
+    median = f"median_time_{service_type}"
+    if share in table.columns:
+        mask = pd.to_numeric(table[share], errors="coerce") < 0.5
+    elif median in table.columns:
+        mask = pd.to_numeric(table[median], errors="coerce") > threshold_min
+    else:
+        return np.array([], dtype=object)
+    return table.loc[mask.to_numpy(), "h3_cell"].astype(str).to_numpy(dtype=object)
 
 
 @dataclass
