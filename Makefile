@@ -1,5 +1,5 @@
 # geo_integration: the two commands of the README, and the checks CI runs.
-#   make demo   install, get the reference data, make the demo drop and run it
+#   make demo   install, get the reference data, make the demo drop, run it, open the map
 #   make test   install (with dev tools) and run the whole test suite
 # Variables: MIRROR=DIR (local copy of the reference data; default ../shared/data/bogota when
 # present, else the data is downloaded), VENV=DIR (default .venv), RESIDENTS=N (demo size).
@@ -12,7 +12,7 @@ RESIDENTS ?= 20000
 OUT ?= out
 PYTEST_ARGS ?= -n 2
 
-.PHONY: demo test lint install install-dev assets
+.PHONY: demo test lint install assets browser
 
 $(VENV)/.installed: pyproject.toml requirements/constraints.txt
 	python3 -m venv $(VENV)
@@ -32,9 +32,16 @@ demo: $(VENV)/.installed assets
 	$(GI) data fetch $(if $(MIRROR),--from $(MIRROR))
 	$(GI) data check --no-checksums
 	$(GI) demo make demo_drop --residents $(RESIDENTS) --seed 1
-	$(GI) ingest demo_drop --store $(OUT)/store
+	$(GI) run demo_drop --out $(OUT) --store store --site health --p 5
+	@echo "Open the map: $(abspath $(OUT))/maps/overview.html"
 
-test: $(VENV)/.installed assets
+# Debian's Chromium drives the browser tests of the maps; installed when missing and root.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] \
+		&& apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
+		|| echo "chromium not installed: the browser tests will skip (they fail when CI=true)"
+
+test: $(VENV)/.installed assets browser
 	GEO_INTEGRATION_DATA=$${GEO_INTEGRATION_DATA:-$(MIRROR)} $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
