@@ -486,6 +486,11 @@ class GapsResult:
         candidates = _suppress(
             self.candidate_areas[~small_cluster].reset_index(drop=True), k, suppress_small_counts
         )
+        # a small place is left out, not blanked: a blank hexagon (0.1 km²) or hot-cell
+        # point would still say that a few migrants live there
+        hexes = hexes[~hexes["suppressed"].astype(bool)] if "suppressed" in hexes else hexes
+        if "suppressed" in candidates:
+            candidates = candidates[~candidates["suppressed"].astype(bool)]
         layers: dict[str, pd.DataFrame] = {
             "clusters": clusters,
             "gap_hexagons": hexes,
