@@ -37,7 +37,7 @@ import pandas as pd
 
 from geo_integration import __version__
 from geo_integration.config import Settings, resolve_data_dir
-from geo_integration.errors import ConfigError, PrivacyError
+from geo_integration.errors import AnalysisError, ConfigError, PrivacyError
 from geo_integration.fileio import atomic_path, sha256_file, write_text
 
 __all__ = [
@@ -337,6 +337,7 @@ def run_drop(
     run.outputs = frozenset(outputs)
     run.service_types = None if service_types is None else tuple(service_types)
     drop = _stage_ingest(run, drop_dir, geocode=geocode)
+    _require_located(drop)
     access = _stage_access(run, drop)
     wanted = run.outputs & {"gaps", "maps", "report"} or siting is not None
     gaps = _stage_gaps(run, drop, access) if wanted else None
@@ -356,6 +357,21 @@ def run_drop(
 # ---------------------------------------------------------------------------- stages
 
 
+def _require_located(drop: Any) -> None:
+    """A drop must hold residences with a location to be analysed."""
+    residences = measurable(drop.residences)
+    located = residences.geometry.notna() & ~residences.geometry.is_empty
+    if len(residences) == 0:
+        msg = f"drop {drop.drop_id} has no residence records: nothing to analyse"
+        raise AnalysisError(msg)
+    if not located.any():
+        msg = (
+            f"none of the {len(residences):,} residences of drop {drop.drop_id} has a "
+            "location: give coordinates, or addresses with the reference data for geocoding"
+        )
+        raise AnalysisError(msg)
+
+
 def open_or_ingest(
     ref: str | os.PathLike[str],
     *,
@@ -373,10 +389,26 @@ def open_or_ingest(
 
     path = Path(ref)
     if path.is_dir() and not (path / "manifest.json").is_file():
-        cache = resolve_store_dir(store) / "geocode_cache.sqlite"
-        geocoder = make_geocoder(data_dir=data_dir, cache=cache) if geocode else None
+        geocoder = None
+        if geocode and _can_geocode(resolve_data_dir(data_dir)):
+            cache = resolve_store_dir(store) / "geocode_cache.sqlite"
+            geocoder = make_geocoder(data_dir=data_dir, cache=cache)
         return ingest_drop(path, store=store, data_dir=data_dir, geocoder=geocoder)
     return open_drop(ref, store=store)
+
+
+def _can_geocode(data_dir: Path) -> bool:
+    from geo_integration.datadir import PATHS
+
+    missing = [PATHS[k] for k in ("addresses", "streets") if not (data_dir / PATHS[k]).is_file()]
+    if missing:
+        log.warning(
+            "no geocoding: %s missing in %s (run `geo-integration data fetch`); rows with an "
+            "address and no coordinates wait for geocoding",
+            ", ".join(missing),
+            data_dir,
+        )
+    return not missing
 
 
 def _stage_ingest(run: _Run, drop_dir: str | os.PathLike[str], *, geocode: bool) -> Any:

@@ -202,5 +202,7 @@ def test_cli_report(
     assert sorted(p.name for p in out.iterdir()) == ["report.html", "report.xlsx"]
     assert "Cambios desde la entrega del 2024-03-01" in (out / "report.html").read_text("utf-8")
     capsys.readouterr()
-    assert main(["report", str(tmp_path), "--data-dir", str(minicity_dir)]) == 1
-    assert "none of the expected analysis files" in capsys.readouterr().err
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["report", str(empty), "--data-dir", str(minicity_dir)]) == 1
+    assert "empty drop" in capsys.readouterr().err
