@@ -9,6 +9,7 @@ escapes HTML: callers escape what they put in a page.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from geo_integration.errors import ConfigError
@@ -321,14 +322,59 @@ def label(key: str, lang: str = "es", **values: Any) -> str:
     return text.format(**values) if values else text
 
 
+# core of a secretariat's key (``sec_secretaria_de_la_mujer`` -> ``mujer``) -> names
+_SECRETARIATS: dict[str, dict[str, str]] = {
+    "educacion": {"es": "Secretaría de Educación", "en": "Education Secretariat"},
+    "salud": {"es": "Secretaría de Salud", "en": "Health Secretariat"},
+    "integracion_social": {
+        "es": "Secretaría de Integración Social",
+        "en": "Social Integration Secretariat",
+    },
+    "mujer": {"es": "Secretaría de la Mujer", "en": "Women's Secretariat"},
+    "gobierno": {"es": "Secretaría de Gobierno", "en": "Government Secretariat"},
+    "general": {"es": "Secretaría General", "en": "General Secretariat"},
+    "movilidad": {"es": "Secretaría de Movilidad", "en": "Mobility Secretariat"},
+    "habitat": {"es": "Secretaría del Hábitat", "en": "Habitat Secretariat"},
+    "desarrollo_economico": {
+        "es": "Secretaría de Desarrollo Económico",
+        "en": "Economic Development Secretariat",
+    },
+    "cultura_recreacion_y_deporte": {
+        "es": "Secretaría de Cultura, Recreación y Deporte",
+        "en": "Culture, Recreation and Sport Secretariat",
+    },
+    "cultura": {"es": "Secretaría de Cultura", "en": "Culture Secretariat"},
+    "ambiente": {"es": "Secretaría de Ambiente", "en": "Environment Secretariat"},
+    "seguridad_convivencia_y_justicia": {
+        "es": "Secretaría de Seguridad, Convivencia y Justicia",
+        "en": "Security, Coexistence and Justice Secretariat",
+    },
+    "seguridad": {"es": "Secretaría de Seguridad", "en": "Security Secretariat"},
+    "planeacion": {"es": "Secretaría de Planeación", "en": "Planning Secretariat"},
+    "hacienda": {"es": "Secretaría de Hacienda", "en": "Finance Secretariat"},
+    "juridica": {"es": "Secretaría Jurídica", "en": "Legal Secretariat"},
+}
+_SEC_PREFIX = re.compile(r"^sec_(?:secretaria_)?(?:distrital_)?(?:de_|del_)?(?:la_|el_)?")
+
+
 def service_type_label(service_type: str, lang: str = "es") -> str:
     """Return the human name of a service type key (``health`` -> ``servicios de salud``).
 
-    Unknown keys are shown with underscores as spaces.
+    Secretariat keys (``sec_secretaria_de_educacion``) give the secretariat's name. Unknown
+    keys are shown with underscores as spaces.
     """
     check_lang(lang)
     known = _SERVICE_TYPES.get(service_type)
-    return known[lang] if known else str(service_type).replace("_", " ")
+    if known:
+        return known[lang]
+    key = str(service_type)
+    if key.startswith("sec_"):
+        core = _SEC_PREFIX.sub("", key)
+        sec = _SECRETARIATS.get(core)
+        if sec:
+            return sec[lang]
+        return ("Secretaría " if lang == "es" else "Secretariat ") + core.replace("_", " ")
+    return key.replace("_", " ")
 
 
 def _missing(value: Any) -> bool:

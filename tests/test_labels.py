@@ -53,3 +53,12 @@ def test_number_formats() -> None:
     assert fmt_minutes(12.25, "en") == "12.2 min"
     assert fmt_pct(float("nan"), "es", missing="sin datos") == "sin datos"
     assert fmt_int(None, "es", missing="-") == "-"
+
+
+def test_secretariat_keys_read_as_names() -> None:
+    from geo_integration.labels import service_type_label
+
+    assert service_type_label("sec_secretaria_de_educacion") == "Secretaría de Educación"
+    assert service_type_label("sec_secretaria_de_la_mujer", "en") == "Women's Secretariat"
+    assert service_type_label("sec_secretaria_general") == "Secretaría General"
+    assert service_type_label("sec_oficina_x") == "Secretaría oficina x"
