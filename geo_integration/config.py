@@ -101,6 +101,11 @@ class Settings:
         Language of user-facing labels: ``"es"`` (default) or ``"en"``.
     seed
         Seed for every random step (permutation tests, sampling), for reproducibility.
+    catchment_min
+        Catchment of the supply-per-demand measures (2SFCA, E2SFCA), in walking minutes.
+    decay
+        Distance decay of E2SFCA: ``"step"`` (zones weighted 1 / 0.68 / 0.22) or
+        ``"gaussian"``.
     secretariats
         Service types run by each secretariat.
     """
@@ -112,6 +117,8 @@ class Settings:
     privacy_k: int = 10
     lang: str = "es"
     seed: int = 20240601
+    catchment_min: float = 30.0
+    decay: str = "step"
     secretariats: dict[str, list[str]] = field(
         default_factory=lambda: {k: list(v) for k, v in DEFAULT_SECRETARIATS.items()}
     )
@@ -145,6 +152,12 @@ def _validate(settings: Settings) -> None:
         raise ConfigError(msg)
     if settings.lang not in ("es", "en"):
         msg = f"lang must be 'es' or 'en', got {settings.lang!r}"
+        raise ConfigError(msg)
+    if settings.catchment_min <= 0:
+        msg = f"catchment_min must be positive minutes, got {settings.catchment_min!r}"
+        raise ConfigError(msg)
+    if settings.decay not in ("step", "gaussian"):
+        msg = f"decay must be 'step' or 'gaussian', got {settings.decay!r}"
         raise ConfigError(msg)
     if settings.snap_max_m <= 0:
         msg = f"snap_max_m must be positive, got {settings.snap_max_m!r}"

@@ -464,6 +464,8 @@ def _stage_access(run: _Run, drop: Any) -> _Access:
                 settings=cfg,
                 data_dir=run.data_dir,
                 service_types=run.service_types,
+                catchment_min=cfg.catchment_min,
+                decay=cfg.decay,
             )
             per_res = result.residences.copy()
             per_res["lon"] = residences["lon"].to_numpy()

@@ -39,3 +39,10 @@ def test_bad_settings_are_named(tmp_path: Path, text: str, match: str) -> None:
     cfg.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError, match=match):
         load_settings(cfg)
+
+
+def test_the_example_settings_file_holds_the_defaults() -> None:
+    from geo_integration.config import repo_root
+
+    example = load_settings(repo_root() / "config" / "settings.example.toml")
+    assert example == Settings()
