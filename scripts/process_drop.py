@@ -5,7 +5,7 @@ Usage::
 
     python scripts/process_drop.py DROP_DIR --out-root DIR [--config TOML] [--store DIR]
         [--data-dir DIR] [--log FILE] [--service-type TYPE ...] [--site TYPE --p N]
-        [--min-change POINTS]
+        [--min-change POINTS] [--show N]
 
 The drop is run (:func:`geo_integration.pipeline.run_drop`) into
 ``OUT_ROOT/<YYYY-MM-DD>_<drop_id>/`` (the drop's date). Running the same drop again reuses that
@@ -13,7 +13,8 @@ folder and every cached stage. The script then finds the previous drop's run fol
 ``OUT_ROOT`` (the latest one with an earlier drop date and a ``run_manifest.json``), compares
 per locality and service type the share of migrants within the main walking-time threshold
 (15 minutes unless the settings say otherwise), prints the changes of at least one percentage
-point and writes them to ``changes_vs_<previous drop id>.csv`` in the new folder.
+point (the 25 largest; all of them in the CSV) and writes them to
+``changes_vs_<previous drop id>.csv`` in the new folder.
 
 It never prompts. Everything goes to a log file (default ``OUT_ROOT/process_drop.log``,
 appended, timestamped). Exit codes: 0 done (with or without a previous drop), 1 bad input,
@@ -156,10 +157,14 @@ def coverage_changes(
     return order.drop(columns="size").reset_index(drop=True)
 
 
-def format_changes(changes: pd.DataFrame, *, title: str) -> str:
-    """The change table as short aligned text for the console and the log."""
+def format_changes(changes: pd.DataFrame, *, title: str, limit: int = 0) -> str:
+    """The change table as short aligned text for the console and the log (the ``limit``
+    largest changes when ``limit`` > 0)."""
     if changes.empty:
         return f"{title}\nno change of coverage at or above the minimum"
+    more = len(changes) - limit if 0 < limit < len(changes) else 0
+    if more:
+        changes = changes.head(limit)
     header = ("locality", "service type", "before", "after", "change")
     lines = [
         (
@@ -177,6 +182,8 @@ def format_changes(changes: pd.DataFrame, *, title: str) -> str:
         left = [c.ljust(w) for c, w in zip(cells[:2], widths[:2], strict=True)]
         right = [c.rjust(w) for c, w in zip(cells[2:4], widths[2:4], strict=True)]
         text.append("  ".join([*left, *right, cells[4]]).rstrip())
+    if more:
+        text.append(f"... and {more} smaller change(s)")
     return "\n".join(text)
 
 
@@ -280,6 +287,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--site", metavar="TYPE", help="Also site new points of this type.")
     parser.add_argument("--p", type=int, metavar="N", help="New sites to propose (--site).")
     parser.add_argument(
+        "--show",
+        type=int,
+        default=25,
+        metavar="N",
+        help="Print the N largest changes (25; 0: all). The CSV always has them all.",
+    )
+    parser.add_argument(
         "--min-change",
         type=float,
         default=1.0,
@@ -297,6 +311,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error("--p needs --site")
     if args.p is not None and args.p < 1:
         parser.error(f"--p must be at least 1, got {args.p}")
+    if args.show < 0:
+        parser.error(f"--show must be 0 or more, got {args.show}")
     if args.min_change < 0:
         parser.error(f"--min-change must be 0 or more, got {args.min_change}")
     return args
@@ -368,7 +384,7 @@ def _compare(folder: Path, out_root: Path, drop: Any, args: argparse.Namespace) 
         f"Coverage within {threshold:g} min, {drop.date} ({drop.drop_id}) vs "
         f"{previous.name[:10]} ({prev_id}): changes of {args.min_change:g} point(s) or more"
     )
-    _say(format_changes(changes, title=title))
+    _say(format_changes(changes, title=title, limit=args.show))
     _say(
         f"{len(changes)} change(s) of {len(everything)} locality/service pairs known in both "
         f"drops (suppressed or missing shares are not compared); table: {path}"
@@ -388,7 +404,10 @@ def process(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     store = resolve_store_dir(args.store)
     log.info("drop %s, store %s, data %s", args.drop_dir, store, args.data_dir or "(default)")
+    clock = time.perf_counter()
     drop = open_or_ingest(args.drop_dir, store=store, data_dir=args.data_dir)
+    state = "ingested" if drop.created else "already in the store"
+    log.info("ingest: %s in %.1f s", state, time.perf_counter() - clock)
     folder = out_root / run_folder_name(drop)
     again = (folder / "run_manifest.json").is_file()
     log.info("drop %s (%s) -> %s%s", drop.drop_id, drop.date, folder, " (again)" if again else "")
@@ -402,8 +421,8 @@ def process(args: argparse.Namespace) -> int:
         service_types=args.service_types,
     )
     for stage in result.stages:
-        state = "reused" if stage.cached else f"{stage.seconds:.1f} s"
-        log.info("stage %s: %s", stage.name, state)
+        took = "reused" if stage.cached else f"{stage.seconds:.1f} s"
+        log.info("stage %s: %s", stage.name, took)
     reused = sum(stage.cached for stage in result.stages)
     _say(f"drop {drop.drop_id}: run in {folder} ({reused}/{len(result.stages)} stages reused)")
     _compare(folder, out_root, drop, args)

@@ -164,6 +164,8 @@ def test_format_changes_is_an_aligned_table() -> None:
     assert lines[2].split() == ["Usaquén", "health", "50.0", "%", "75.5", "%", "▲", "25.5", "pt"]
     assert lines[3].split() == ["Chapinero", "health", "20.0", "%", "10.0", "%", "▼", "10.0", "pt"]
     assert lines[2].index("▲") == lines[3].index("▼")
+    short = pd_script.format_changes(changes, title="t", limit=1).splitlines()
+    assert short[2].split()[0] == "Usaquén" and short[3] == "... and 1 smaller change(s)"
 
 
 # ------------------------------------------------------------------------ folders and lock
@@ -409,6 +411,7 @@ def test_a_failed_privacy_check_and_a_bad_config_exit_1(
         ["drop"],  # --out-root missing
         ["drop", "--out-root", "x", "--p", "2"],  # --p without --site
         ["drop", "--out-root", "x", "--min-change", "-1"],
+        ["drop", "--out-root", "x", "--show", "many"],
     ],
 )
 def test_usage_errors_exit_2(argv: list[str], tmp_path: Path) -> None:
@@ -438,3 +441,21 @@ def test_the_cron_example_is_valid_shell() -> None:
     example = REPO / "scripts" / "cron_example.sh"
     assert subprocess.run(["sh", "-n", str(example)], capture_output=True).returncode == 0
     assert "process_drop.py" in example.read_text(encoding="utf-8")
+
+
+def test_siting_on_the_same_drop_reuses_its_folder(env: Env) -> None:
+    nov = _folder(env, "2026-11-30")
+    before = {p.name: p.read_bytes() for p in nov.glob("changes_vs_*.csv")}
+    code, out, err = _captured(
+        lambda: pd_script.main(
+            [*env.args(env.drops["nov"]), "--site", "school", "--p", "2", "--show", "1"]
+        )
+    )
+    assert code == 0, err
+    sites = pd.read_csv(nov / "siting" / "sites.csv")
+    assert sites["rank"].tolist() == [1, 2]
+    assert {p.name: p.read_bytes() for p in nov.glob("changes_vs_*.csv")} == before
+    (changes,) = before.values()
+    n = len(pd.read_csv(io.BytesIO(changes)))
+    assert n >= 2 and f"... and {n - 1} smaller change(s)" in out
+    assert out.count(" pt\n") == 1
