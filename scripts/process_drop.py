@@ -10,7 +10,7 @@ Usage::
 The drop is run (:func:`geo_integration.pipeline.run_drop`) into
 ``OUT_ROOT/<YYYY-MM-DD>_<drop_id>/`` (the drop's date). Running the same drop again reuses that
 folder and every cached stage. The script then finds the previous drop's run folder in
-``OUT_ROOT`` (the latest one with an earlier drop date and a ``run_manifest.json``), compares
+``OUT_ROOT`` (the latest one with an earlier drop date and a clean finished run), compares
 per locality and service type the share of migrants within the main walking-time threshold
 (15 minutes unless the settings say otherwise), prints the changes of at least one percentage
 point (the 25 largest; all of them in the CSV) and writes them to
@@ -197,15 +197,23 @@ def run_folder_name(drop: Any) -> str:
 
 def find_previous_run(out_root: Path, *, before: str) -> Path | None:
     """The run folder in ``out_root`` with the latest drop date earlier than ``before``
-    (ISO date) that holds a ``run_manifest.json``; of two drops of that date, the one whose
-    run finished last."""
+    (ISO date) whose ``run_manifest.json`` records a clean privacy check; of two drops of
+    that date, the one whose run finished last."""
     found = []
     for path in out_root.iterdir() if out_root.is_dir() else []:
         match = RUN_FOLDER.match(path.name)
         manifest = path / "run_manifest.json"
-        if match and match.group(1) < before and manifest.is_file():
+        if match and match.group(1) < before and manifest.is_file() and _clean(manifest):
             found.append((match.group(1), manifest.stat().st_mtime_ns, path.name, path))
     return max(found)[3] if found else None
+
+
+def _clean(manifest: Path) -> bool:
+    try:
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and data.get("privacy", {}).get("clean") is True
 
 
 def _pid_alive(pid: int) -> bool:

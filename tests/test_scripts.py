@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import io
+import json
 import os
 import re
 import socket
@@ -171,18 +172,22 @@ def test_format_changes_is_an_aligned_table() -> None:
 # ------------------------------------------------------------------------ folders and lock
 
 
-def _run_folder(root: Path, name: str, *, manifest: bool = True) -> Path:
+def _run_folder(root: Path, name: str, *, manifest: bool = True, clean: bool = True) -> Path:
     folder = root / name
     folder.mkdir()
     if manifest:
-        (folder / "run_manifest.json").write_text("{}", encoding="utf-8")
+        text = json.dumps({"drop_id": name[11:], "privacy": {"clean": clean}})
+        (folder / "run_manifest.json").write_text(text, encoding="utf-8")
     return folder
 
 
-def test_previous_run_is_the_latest_earlier_date_with_a_manifest(tmp_path: Path) -> None:
+def test_previous_run_is_the_latest_earlier_clean_run(tmp_path: Path) -> None:
     _run_folder(tmp_path, "2026-09-30_20260930-aaaaaaaaaaaa")
     oct_ = _run_folder(tmp_path, "2026-10-31_20261031-bbbbbbbbbbbb")
     _run_folder(tmp_path, "2026-11-15_20261115-cccccccccccc", manifest=False)  # unfinished
+    _run_folder(tmp_path, "2026-11-20_20261120-eeeeeeeeeeee", clean=False)  # privacy failed
+    broken = _run_folder(tmp_path, "2026-11-25_20261125-ffffffffffff")
+    (broken / "run_manifest.json").write_text("{not json", encoding="utf-8")
     _run_folder(tmp_path, "2026-11-30_20261130-dddddddddddd")  # the drop itself
     _run_folder(tmp_path, "store")
     assert pd_script.find_previous_run(tmp_path, before="2026-11-30") == oct_
