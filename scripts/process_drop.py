@@ -293,7 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="Measure only this service type (repeatable; default: every type of the drop).",
     )
     parser.add_argument("--site", metavar="TYPE", help="Also site new points of this type.")
-    parser.add_argument("--p", type=int, metavar="N", help="New sites to propose (--site).")
+    parser.add_argument("--p", type=int, metavar="N", help="New sites to propose (--site; 5).")
     parser.add_argument(
         "--show",
         type=int,
