@@ -64,3 +64,15 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
         return real_connect(self, address)  # type: ignore[arg-type]
 
     monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _restore_logging() -> object:
+    """CLI tests install a rich log handler on the root logger; take it off at the end so
+    objects logging while the interpreter shuts down do not hit a half-torn-down console."""
+    import logging
+
+    root = logging.getLogger()
+    before = list(root.handlers)
+    yield
+    root.handlers[:] = before
