@@ -42,6 +42,7 @@ __all__ = [
     "in_region",
     "parse_numbers",
     "to_wgs84",
+    "trimmed_text",
 ]
 
 #: Status codes of :func:`parse_numbers`.
@@ -77,6 +78,32 @@ def _as_text(values: Any) -> pa.Array | pa.ChunkedArray:
         [None if v is None or v != v else str(v) for v in values],
         type=pa.string(),
     )
+
+
+# First and last bytes of white space (ASCII, and UTF-8 lead/last bytes of Unicode spaces).
+_ASCII_SPACE = bytes([*range(0x09, 0x0E), *range(0x1C, 0x21)])
+_FIRST_SPACE = _ASCII_SPACE + bytes([0xC2, 0xE1, 0xE2, 0xE3])
+_LAST_SPACE = _ASCII_SPACE + bytes(range(0x80, 0xC0))
+
+
+def trimmed_text(text: Any) -> pa.Array:
+    """Text (a pyarrow string array) trimmed of white space, with empty values as nulls.
+
+    The trim is skipped when no value begins or ends with a byte of white space.
+    """
+    from geo_integration.textscan import Utf8Bytes, byte_table
+
+    text = text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
+    if pa.types.is_large_string(text.type):
+        text = text.cast(pa.string())
+    scan = Utf8Bytes(text)
+    if scan.first(byte_table(_FIRST_SPACE)).any() or scan.last(byte_table(_LAST_SPACE)).any():
+        text = pc.utf8_trim_whitespace(text)
+        scan = Utf8Bytes(text)
+    empty = scan.valid & (scan.lengths == 0)
+    if empty.any():
+        text = pc.if_else(pa.array(empty), pa.scalar(None, pa.string()), text)
+    return text
 
 
 def _normalise_decimal(text: Any, decimal: str | None) -> Any:
@@ -126,8 +153,7 @@ def parse_numbers(
     >>> v[:2].tolist(), s.tolist(), float(v[5])
     ([4.61, -74.1], [0, 0, 1, 2, 3, 0], 1004567.5)
     """
-    text = pc.utf8_trim_whitespace(_as_text(values))
-    text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
+    text = trimmed_text(_as_text(values))
     missing = pc.is_null(text)
     text = _normalise_decimal(text, decimal)
     fast = _fast_parse(text, missing)

@@ -625,8 +625,10 @@ def _best_column(name: str, columns: list[str], keys: dict[str, str]) -> list[st
 _CONTROL = r"[\x00-\x08\x0B\x0C\x0E-\x1F\x7F]"
 _FORMULA = r"^\s*[=+\-@].*[(|!]"
 _MARKUP = r"(?i)(<\s*/?\s*[a-z][^<>]*>|javascript\s*:)"
-# any value that one of the three patterns could match holds one of these
-_SUSPECT = r"(?i)([\x00-\x08\x0B\x0C\x0E-\x1F\x7F<]|^\s*[=+\-@]|javascript)"
+# Any value that one of the three patterns could match holds a control byte, "<" or ":"
+# somewhere, or starts with "=", "+", "-", "@" or white space: found by a byte scan.
+_SUSPECT_BYTES = bytes([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F]) + b"<:"
+_SUSPECT_START = b"=+-@ \t\n\r\x0b\x0c"
 
 
 def _mask(values: Any) -> npt.NDArray[np.bool_]:
@@ -637,22 +639,33 @@ def text_problems(values: pa.Array | pa.ChunkedArray) -> dict[str, npt.NDArray[n
     """Vectorised checks of one text column: reason -> boolean mask.
 
     Nulls pass every check. The reasons are ``field_too_long``, ``control_characters``,
-    ``formula_injection`` and ``markup_in_text`` (see the module docstring). One pass finds
-    the few suspect values; only those are matched against each pattern.
+    ``formula_injection`` and ``markup_in_text`` (see the module docstring). A scan of the
+    UTF-8 bytes finds the few suspect values (:mod:`geo_integration.textscan`); only those
+    are measured or matched against each pattern.
     """
-    n = len(values)
-    out = {"field_too_long": _mask(pc.greater(pc.utf8_length(values), MAX_FIELD_CHARS))}
-    suspect = np.nonzero(_mask(pc.match_substring_regex(values, _SUSPECT)))[0]
+    from geo_integration.textscan import Utf8Bytes, byte_table
+
+    array = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    scan = Utf8Bytes(array)
+    n = len(array)
+    too_long = np.zeros(n, dtype=bool)
+    long = np.nonzero(scan.lengths > MAX_FIELD_CHARS)[0]  # characters <= bytes
+    if len(long):
+        chars = pc.utf8_length(array.take(pa.array(long, type=pa.int64())))
+        too_long[long] = _mask(pc.greater(chars, MAX_FIELD_CHARS))
+    out = {"field_too_long": too_long}
+    suspect = scan.holds(byte_table(_SUSPECT_BYTES)) | scan.first(byte_table(_SUSPECT_START))
+    where = np.nonzero(suspect)[0]
+    subset = array.take(pa.array(where, type=pa.int64()))
     patterns = {
         "control_characters": _CONTROL,
         "formula_injection": _FORMULA,
         "markup_in_text": _MARKUP,
     }
-    subset = values.take(pa.array(suspect, type=pa.int64()))
     for reason, pattern in patterns.items():
         mask = np.zeros(n, dtype=bool)
-        if len(suspect):
-            mask[suspect] = _mask(pc.match_substring_regex(subset, pattern))
+        if len(where):
+            mask[where] = _mask(pc.match_substring_regex(subset, pattern))
         out[reason] = mask
     return out
 

@@ -95,3 +95,18 @@ def test_far_points_stay_far_and_nan_stays_nan() -> None:
     assert in_region(lon, lat).tolist() == [True, False, False, False]
     assert not swapped.any()
     assert REGION_BBOX[0] < -74.47 and REGION_BBOX[3] > 4.86
+
+
+def test_trimmed_text_trims_like_arrow_and_nulls_empty_values() -> None:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from geo_integration.coords import trimmed_text
+
+    spaces = [chr(c) for c in range(0x3001) if chr(c).isspace()] + ["\u180e", "\u200b"]
+    values = [f"{s}x{s}" for s in spaces] + ["a", "  ", "", None, "é", "b\u3000", "\u00a0"]
+    expected = pc.utf8_trim_whitespace(pa.array(values)).to_pylist()
+    expected = [None if v == "" else v for v in expected]
+    assert trimmed_text(pa.array(values)).to_pylist() == expected
+    assert trimmed_text(pa.array(["a", "b"])).to_pylist() == ["a", "b"]
+    assert trimmed_text(pa.chunked_array([["a "], [" b"]])).to_pylist() == ["a", "b"]
