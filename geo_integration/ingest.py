@@ -111,11 +111,15 @@ def _require_location(colmap: ColumnMap, reader: TableReader) -> None:
         msg = f"column {fields[have]!r} gives {have} but no column gives {lack}"
         raise MissingColumnError(msg, path=reader.info.path)
     if not reader.info.has_geometry and "lat" not in fields and "address" not in fields:
+        info = reader.info
+        shown = info.columns[:20] + (["..."] if len(info.columns) > 20 else [])
         msg = (
             "no location columns: expected latitude/longitude (latitud, lat, y / longitud, "
-            f"lon, x) or an address (direccion, address); columns: {reader.info.columns!r}"
+            f"lon, x) or an address (direccion, address); columns: {shown!r}"
         )
-        raise MissingColumnError(msg, path=reader.info.path)
+        if info.format == "csv":
+            msg += f" (fields split at {info.delimiter!r}; set delimiter in drop.toml if wrong)"
+        raise MissingColumnError(msg, path=info.path)
 
 
 def _read_file(
@@ -141,6 +145,7 @@ def _read_file(
         try:
             for chunk in attempt.chunks(chunk_rows=ctx.chunk_rows):
                 process_chunk(chunk, st)
+                log.debug("%s: %d rows read so far", rel, st.rows_read)
         except RestartExact:
             st.discard()
             log.info("%s: irregular lines, reading it again with the exact CSV reader", rel)
@@ -197,6 +202,13 @@ def _ingest_file(path: Path, rel: str, ctx: _Context) -> FileResult:
         result.entry["errors"].append(_error_text(exc, rel))
         return result
     ctx.seen[kind].update(st.new_ids)
+    if st.accepted.spilled or st.quarantine.spilled:
+        log.info(
+            "%s: rows spilled to disk while reading (accepted: %s, quarantined: %s)",
+            rel,
+            st.accepted.spilled,
+            st.quarantine.spilled,
+        )
     _fill_entry(result.entry, st)
     result.accepted, result.quarantine = st.accepted, st.quarantine
     result.people, result.bbox, result.pending = st.people, st.bbox, st.pending
@@ -225,7 +237,10 @@ def _fill_entry(entry: dict[str, Any], st: FileState) -> None:
             "pending_geocoding": st.pending_geocoding,
         }
     )
-    entry["warnings"] = entry["warnings"] + list(st.colmap.warnings)
+    entry["warnings"] = entry["warnings"] + list(st.colmap.warnings) + st.reader.warnings
+    if st.rows_read == 0:
+        blank = f" ({st.blank_rows} empty rows)" if st.blank_rows else ""
+        entry["warnings"].append(f"no data rows under the header{blank}")
     if guess and guess.source == "declared" and guess.share_in_region < 0.5:
         entry["warnings"].append(
             f"only {guess.share_in_region:.0%} of the points fall near Bogotá with the "
@@ -237,33 +252,98 @@ def _fill_entry(entry: dict[str, Any], st: FileState) -> None:
 
 
 def _drop_files(root: Path) -> tuple[list[tuple[str, Path]], list[tuple[str, str]]]:
-    """Regular files of the drop (hidden ones skipped), and the entries refused, with why."""
+    """Regular files of the drop (hidden ones skipped), and the entries refused, with why.
+
+    Refused: symbolic links (never followed), special files (pipes, sockets, devices: never
+    opened), files that cannot be read, names that are not valid UTF-8 or hold control
+    characters, and folders named like a data file (their files are still read).
+    """
+    from geo_integration.readers import FORMATS
+
     files: list[tuple[str, Path]] = []
     refused: list[tuple[str, str]] = []
     for dirpath, dirnames, filenames in os.walk(root):
         base = Path(dirpath)
         links = [d for d in dirnames if (base / d).is_symlink()]
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in links)
+        for name in dirnames:
+            if Path(name).suffix.lower() in FORMATS:
+                rel = _shown((base / name).relative_to(root).as_posix())
+                refused.append((rel, "a folder named like a data file, not a file"))
         for name in sorted([*filenames, *links]):
-            path = base / name
-            rel = path.relative_to(root).as_posix()
             if name.startswith("."):
                 continue
-            if path.is_symlink():
-                refused.append((rel, "a symbolic link; links are not followed"))
-            elif path.is_file():
+            path = base / name
+            rel = path.relative_to(root).as_posix()
+            why = _refusal(path, rel)
+            if why:
+                refused.append((_shown(rel), why))
+            else:
                 files.append((rel, path))
     return files, refused
 
 
+def _shown(rel: str) -> str:
+    """A file name safe to print: undecodable bytes and control characters escaped."""
+    from geo_integration.readers import printable
+
+    raw = os.fsencode(rel)
+    text = raw.decode("utf-8", errors="backslashreplace")
+    return printable(text)
+
+
+def _refusal(path: Path, rel: str) -> str | None:
+    """Why a drop entry is not read, or ``None``."""
+    import stat
+
+    from geo_integration.readers import printable
+
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        return "the file name is not valid UTF-8 text; rename the file"
+    if printable(rel) != rel:
+        return "the file name holds control characters (a line break, ...); rename the file"
+    if path.is_symlink():
+        return "a symbolic link; links are not followed"
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or type(exc).__name__})"
+    if not stat.S_ISREG(mode):
+        return "not a regular file (a named pipe, socket or device); it is not opened"
+    try:
+        with path.open("rb") as fh:
+            fh.read(1)
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or type(exc).__name__})"
+    return None
+
+
+#: Largest drop.toml read (bytes).
+MAX_CONFIG_BYTES = 1 << 20
+
+
 def _read_config(root: Path) -> DropConfig:
     path = root / CONFIG_FILE
-    if not path.is_file():
+    if path.is_symlink():
+        msg = f"{path}: a symbolic link; links are not followed"
+        raise DropError(msg)
+    if not path.exists():
         return DropConfig()
+    if not path.is_file():
+        msg = f"{path}: not a regular file"
+        raise DropError(msg)
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            msg = f"{path}: larger than {MAX_CONFIG_BYTES:,} bytes; is it really drop.toml?"
+            raise DropError(msg)
+        text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError:
         msg = f"{path}: not UTF-8 text"
+        raise DropError(msg) from None
+    except OSError as exc:
+        msg = f"{path}: cannot be read ({exc.strerror or type(exc).__name__})"
         raise DropError(msg) from None
     return parse_drop_config(text, source=str(path))
 
@@ -341,7 +421,7 @@ def ingest_drop(
         msg = f"empty drop: no files in {str(root)!r}"
         raise DropError(msg)
     config = _read_config(root)
-    digest, hashes = drop_digest(files)
+    digest, hashes = drop_digest(files, refused=[f"{rel}: {why}" for rel, why in refused])
     existing = find_drop(digest, store=store)
     if existing is not None:
         log.info("drop already in the store as %s; nothing to do", existing.drop_id)

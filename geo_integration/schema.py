@@ -437,6 +437,9 @@ def parse_drop_config(text: str, *, source: str = "drop.toml") -> DropConfig:
     except tomllib.TOMLDecodeError as exc:
         msg = f"{source}: not valid TOML: {exc}"
         raise DropError(msg) from None
+    except RecursionError:
+        msg = f"{source}: not valid TOML: arrays or tables nested too deeply"
+        raise DropError(msg) from None
     _unknown(raw, _TOP_KEYS, source)
     files_raw = raw.get("files", {})
     if not isinstance(files_raw, dict):
@@ -472,6 +475,9 @@ def _unknown(raw: dict[str, Any], known: set[str], where: str) -> None:
 
 
 def _safe_rel(name: str, source: str) -> str:
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in name):
+        msg = f"{source}: file name {name!r} holds control characters"
+        raise DropError(msg)
     path = PurePosixPath(name.replace("\\", "/"))
     if path.is_absolute() or ".." in path.parts or not path.parts:
         msg = f"{source}: file {name!r} must be a path inside the drop folder"
@@ -515,24 +521,53 @@ def _file_config(spec: object, where: str) -> FileConfig:
     if values.get("decimal") not in (None, ".", ","):
         msg = f"{where}: decimal must be '.' or ',', got {values['decimal']!r}"
         raise DropError(msg)
-    delim = values.get("delimiter")
-    if delim is not None and (not isinstance(delim, str) or len(delim) != 1):
-        msg = f"{where}: delimiter must be one character, got {delim!r}"
-        raise DropError(msg)
-    header = values.get("header_row")
-    if header is not None and (not isinstance(header, int) or header < 1):
-        msg = f"{where}: header_row must be a row number >= 1, got {header!r}"
-        raise DropError(msg)
+    _check_reading(values, where)
     crs = values.get("crs")
     if crs is not None:
         values["crs"] = _check_crs(crs, where)
     return FileConfig(**values)
 
 
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def _check_reading(values: dict[str, Any], where: str) -> None:
+    """Types of the settings that say how to read a file."""
+    delim = values.get("delimiter")
+    if delim is not None and (not isinstance(delim, str) or len(delim) != 1 or delim in '"\r\n'):
+        msg = f"{where}: delimiter must be one character (not a quote or line break), got {delim!r}"
+        raise DropError(msg)
+    header = values.get("header_row")
+    if header is not None and not _whole(header):
+        msg = f"{where}: header_row must be a row number >= 1, got {header!r}"
+        raise DropError(msg)
+    sheet = values.get("sheet")
+    if sheet is not None and not (isinstance(sheet, str) or _whole(sheet)):
+        msg = f"{where}: sheet must be a sheet name or a number >= 1, got {sheet!r}"
+        raise DropError(msg)
+    layer = values.get("layer")
+    if layer is not None and not isinstance(layer, str):
+        msg = f"{where}: layer must be a layer name, got {layer!r}"
+        raise DropError(msg)
+    encoding = values.get("encoding")
+    if encoding is not None:
+        import codecs
+
+        try:
+            codecs.lookup(encoding if isinstance(encoding, str) else "")
+        except LookupError:
+            msg = f"{where}: unknown encoding {encoding!r} (use e.g. 'utf-8', 'cp1252')"
+            raise DropError(msg) from None
+
+
 def _check_crs(crs: object, where: str) -> str:
     from pyproj import CRS
     from pyproj.exceptions import CRSError
 
+    if not isinstance(crs, str) and not _whole(crs):
+        msg = f"{where}: crs must be a CRS name or EPSG number, got {crs!r}"
+        raise DropError(msg)
     text = f"EPSG:{crs}" if isinstance(crs, int) else str(crs)
     try:
         CRS.from_user_input(text)

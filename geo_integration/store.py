@@ -171,8 +171,14 @@ def store_salt(store: StoreArg = None) -> bytes:
 # ------------------------------------------------------------------------------- hashing
 
 
-def drop_digest(files: Iterable[tuple[str, Path]]) -> tuple[str, dict[str, dict[str, Any]]]:
+def drop_digest(
+    files: Iterable[tuple[str, Path]], *, refused: Iterable[str] = ()
+) -> tuple[str, dict[str, dict[str, Any]]]:
     """Hash a drop's files (relative name and bytes of each, in name order).
+
+    ``refused`` are the lines that name the entries of the drop folder that were not read
+    (links, special files, ...): they count in the drop's hash, so that the same files with
+    other refused entries make another drop (with its own report).
 
     Returns
     -------
@@ -180,6 +186,9 @@ def drop_digest(files: Iterable[tuple[str, Path]]) -> tuple[str, dict[str, dict[
         The drop's SHA-256 and, per relative name, ``{"sha256": ..., "size": ...}``.
     """
     total = hashlib.sha256()
+    for line in sorted(refused):
+        name = line.encode("utf-8", errors="backslashreplace")
+        total.update(b"refused" + len(name).to_bytes(8, "big") + name)
     each: dict[str, dict[str, Any]] = {}
     for rel, path in sorted(files):
         name = rel.encode("utf-8")

@@ -9,6 +9,7 @@ that hold them. The values a scan flags can then be checked exactly.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -20,10 +21,12 @@ __all__ = ["Utf8Bytes", "byte_table"]
 BoolArray = npt.NDArray[np.bool_]
 
 
+@lru_cache(maxsize=64)
 def byte_table(chars: bytes) -> BoolArray:
-    """A 256-entry lookup table, True for each byte of ``chars``."""
+    """A 256-entry lookup table, True for each byte of ``chars`` (cached: do not modify)."""
     table = np.zeros(256, dtype=bool)
     table[np.frombuffer(chars, dtype=np.uint8)] = True
+    table.flags.writeable = False
     return table
 
 
