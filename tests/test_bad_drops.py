@@ -881,3 +881,16 @@ def test_huge_csv_is_streamed_in_bounded_memory(tmp_path: Path) -> None:
     columns = ["record_id", "source_row", "address", "barrio", "lon", "lat"]
     assert big.residences[columns].equals(whole.residences[columns])
     assert big.quarantine.equals(whole.quarantine)
+
+
+def test_cli_prints_hostile_file_names_literally(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from geo_integration.cli import main
+
+    folder = tmp_path / "drop"
+    _write(folder, "[/residentes].csv", rows("id,lat,lon", f"A,{GOOD}"))  # folder "[": markup
+    _write(folder, "residentes_[b].csv", rows("id,lat,lon", f"B,{GOOD}"))
+    assert main(["ingest", str(folder), "--store", str(tmp_path / "store")]) == 0
+    out = capsys.readouterr().out
+    assert "[/residentes].csv" in out and "residentes_[b].csv" in out
