@@ -91,13 +91,13 @@ def trimmed_text(text: Any) -> pa.Array:
 
     The trim is skipped when no value begins or ends with a byte of white space.
     """
-    from geo_integration.textscan import Utf8Bytes, byte_table
+    from geo_integration.textscan import Utf8Bytes
 
     text = text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
     if pa.types.is_large_string(text.type):
         text = text.cast(pa.string())
     scan = Utf8Bytes(text)
-    if scan.first(byte_table(_FIRST_SPACE)).any() or scan.last(byte_table(_LAST_SPACE)).any():
+    if scan.first(_FIRST_SPACE).any() or scan.last(_LAST_SPACE).any():
         text = pc.utf8_trim_whitespace(text)
         scan = Utf8Bytes(text)
     empty = scan.valid & (scan.lengths == 0)

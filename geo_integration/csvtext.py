@@ -71,13 +71,10 @@ def _binary(path: Path, head: bytes) -> None:
         raise InputFileError(msg, path=path)
 
 
-def _valid(path: Path, encoding: str, *, skip: int = 0) -> bool:
+def _valid(path: Path, encoding: str) -> bool:
     decoder = codecs.getincrementaldecoder(encoding)()
     with path.open("rb") as fh:
-        fh.seek(skip)
         while block := fh.read(_SCAN_BYTES):
-            if encoding == "utf-8" and block.isascii():
-                continue
             try:
                 decoder.decode(block)
             except UnicodeDecodeError:
@@ -97,9 +94,23 @@ def _has_utf8(path: Path) -> bool:
     return False
 
 
+def _utf8_head(body: bytes, *, complete: bool) -> bool:
+    """True when ``body`` is UTF-8 (a character cut at its end allowed unless ``complete``)."""
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(body, final=complete)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def detect_encoding(path: Path, head: bytes) -> str:
     """The encoding of a CSV file: ``utf-8``, ``utf-8-sig``, ``utf-16``, :data:`MIXED`,
     ``cp1252`` or ``latin-1``.
+
+    A file whose first bytes are UTF-8 is taken as UTF-8 without reading the rest: the
+    readers check every line as they go, and read the lines that are not UTF-8 as cp1252
+    (the file becomes :data:`MIXED`). Otherwise the whole file is scanned: UTF-8 sequences
+    anywhere make it :data:`MIXED`, else it is cp1252 (or Latin-1 when not valid cp1252).
 
     Raises
     ------
@@ -109,11 +120,11 @@ def detect_encoding(path: Path, head: bytes) -> str:
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
     _binary(path, head)
-    if head.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig" if _valid(path, "utf-8", skip=3) else MIXED
-    if _valid(path, "utf-8"):
-        return "utf-8"
-    if _has_utf8(path):
+    bom = head.startswith(codecs.BOM_UTF8)
+    body = head[3:] if bom else head
+    if _utf8_head(body, complete=path.stat().st_size <= len(head)):
+        return "utf-8-sig" if bom else "utf-8"
+    if bom or _has_utf8(path):
         return MIXED
     return "cp1252" if _valid(path, "cp1252") else "latin-1"
 
@@ -183,6 +194,6 @@ class LineDecoder:
         lines = ", ".join(str(n) for n in self.not_utf8[:5])
         more = "" if self.not_utf8_count <= 5 else ", ..."
         return (
-            f"{self.not_utf8_count} line(s) of this UTF-8 file are not UTF-8 (line {lines}"
-            f"{more}) and were read as Latin-1 (cp1252); check their accents"
+            f"{self.not_utf8_count} line(s) are not UTF-8 like the rest of the file (line "
+            f"{lines}{more}) and were read as Latin-1 (cp1252); check their accents"
         )

@@ -441,12 +441,14 @@ class _ExactCsvReader(TableReader):
 
         info = self.info
         width = len(info.columns)
-        if info.encoding == MIXED:
+        if info.encoding in (MIXED, "utf-8", "utf-8-sig"):  # lines not UTF-8 read as cp1252
             with info.path.open("rb") as raw:
                 decoder = LineDecoder(raw, max_chars=MAX_LINE_CHARS)
                 yield from self._parse(decoder, width, chunk_rows)
             if decoder.too_long_at is not None:
                 raise self._fail(_TOO_LONG, row=decoder.too_long_at)
+            if decoder.not_utf8_count:
+                info.encoding = MIXED
             self.warnings = [w for w in [decoder.warning()] if w]
             return
         with info.path.open(encoding=info.encoding, newline="", errors="strict") as fh:

@@ -678,7 +678,7 @@ def text_problems(values: pa.Array | pa.ChunkedArray) -> dict[str, npt.NDArray[n
     UTF-8 bytes finds the few suspect values (:mod:`geo_integration.textscan`); only those
     are measured or matched against each pattern.
     """
-    from geo_integration.textscan import Utf8Bytes, byte_table
+    from geo_integration.textscan import Utf8Bytes
 
     array = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
     scan = Utf8Bytes(array)
@@ -689,7 +689,7 @@ def text_problems(values: pa.Array | pa.ChunkedArray) -> dict[str, npt.NDArray[n
         chars = pc.utf8_length(array.take(pa.array(long, type=pa.int64())))
         too_long[long] = _mask(pc.greater(chars, MAX_FIELD_CHARS))
     out = {"field_too_long": too_long}
-    suspect = scan.holds(byte_table(_SUSPECT_BYTES)) | scan.first(byte_table(_SUSPECT_START))
+    suspect = scan.holds(_SUSPECT_BYTES) | scan.first(_SUSPECT_START)
     where = np.nonzero(suspect)[0]
     subset = array.take(pa.array(where, type=pa.int64()))
     patterns = {

@@ -30,6 +30,12 @@ def byte_table(chars: bytes) -> BoolArray:
     return table
 
 
+@lru_cache(maxsize=64)
+def _others(chars: bytes) -> bytes:
+    """Every byte value not in ``chars``."""
+    return bytes(b for b in range(256) if b not in chars)
+
+
 class Utf8Bytes:
     """The UTF-8 bytes of a string array (no copy), to scan many times.
 
@@ -63,26 +69,29 @@ class Utf8Bytes:
             bits = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), bitorder="little")
             self.valid = bits[array.offset : array.offset + n].astype(bool)
         self.lengths = np.where(self.valid, np.diff(self.offsets), 0)
+        self._filled = self.lengths > 0
 
-    def holds(self, table: BoolArray) -> BoolArray:
-        """True where a (non-null) value holds at least one byte marked in ``table``."""
+    def holds(self, chars: bytes) -> BoolArray:
+        """True where a (non-null) value holds at least one of the bytes ``chars``."""
         found = np.zeros(len(self.valid), dtype=bool)
-        where = np.flatnonzero(table[self.data]) + self.start
-        if len(where):
-            rows = np.searchsorted(self.offsets, where, side="right") - 1
-            found[rows] = True
+        if not self.data.tobytes().translate(None, _others(chars)):
+            return found  # none of them anywhere: the usual case, at C speed
+        where = np.flatnonzero(byte_table(chars)[self.data]) + self.start
+        rows = np.searchsorted(self.offsets, where, side="right") - 1
+        found[rows] = True
         return found & self.valid
 
-    def first(self, table: BoolArray) -> BoolArray:
-        """True where a non-empty value's first byte is marked in ``table``."""
-        return self._edge(table, self.offsets[:-1])
+    def first(self, chars: bytes) -> BoolArray:
+        """True where a non-empty value's first byte is one of ``chars``."""
+        return self._edge(chars, self.offsets[:-1] - self.start)
 
-    def last(self, table: BoolArray) -> BoolArray:
-        """True where a non-empty value's last byte is marked in ``table``."""
-        return self._edge(table, self.offsets[1:] - 1)
+    def last(self, chars: bytes) -> BoolArray:
+        """True where a non-empty value's last byte is one of ``chars``."""
+        return self._edge(chars, self.offsets[1:] - self.start - 1)
 
-    def _edge(self, table: BoolArray, at: npt.NDArray[np.int64]) -> BoolArray:
+    def _edge(self, chars: bytes, at: npt.NDArray[np.int64]) -> BoolArray:
         if not len(self.data):
             return np.zeros(len(self.valid), dtype=bool)
-        index = np.clip(at - self.start, 0, len(self.data) - 1)
-        return table[self.data[index]] & (self.lengths > 0)
+        np.maximum(at, 0, out=at)
+        np.minimum(at, len(self.data) - 1, out=at)
+        return byte_table(chars)[self.data[at]] & self._filled

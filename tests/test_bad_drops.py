@@ -162,17 +162,23 @@ def _check_duplicates(drop: Drop, root: Path) -> None:
 
 
 def _check_encodings(drop: Drop, root: Path) -> None:
-    got = drop.residences.set_index(["source_file", "source_row"])["address"].to_dict()
-    assert got == {
+    table = drop.residences
+    got = table[table["source_row"] < 4].set_index(["source_file", "source_row"])["address"]
+    assert got.to_dict() == {
         ("residentes_bom.csv", 2): "Dirección 1",
         ("residentes_bom.csv", 3): "Dirección 2",
         ("residentes_mezcla.csv", 2): "Dirección 1",
         ("residentes_mezcla.csv", 3): "Dirección 2",
         ("residentes_latin1.csv", 2): "Dirección 3",
+        ("residentes_profundo.csv", 2): "CL 0",
+        ("residentes_profundo.csv", 3): "CL 1",
     }
+    deep = table[table["source_file"] == "residentes_profundo.csv"].set_index("source_row")
+    assert deep.loc[[5002, 5003], "address"].tolist() == ["Dirección 4", "Dirección 5"]
     by_file = {e["path"]: e for e in drop.report["files"]}
     assert by_file["residentes_latin1.csv"]["encoding"] == "cp1252"
     assert by_file["residentes_mezcla.csv"]["encoding"] == "utf-8+cp1252"
+    assert by_file["residentes_profundo.csv"]["encoding"] == "utf-8+cp1252"
 
 
 def _check_unbalanced(drop: Drop, root: Path) -> None:
@@ -562,11 +568,22 @@ CASES: list[Case] = [
             "residentes_latin1.csv": f"id,direccion,lat,lon\nE,Dirección 3,{GOOD}\n".encode(
                 "cp1252"
             ),
+            "residentes_profundo.csv": rows(
+                "id,direccion,lat,lon", *[f"P{i},CL {i},{GOOD}" for i in range(5000)]
+            ).encode()
+            + f"Z1,Dirección 4,{GOOD}\nZ2,Dirección 5,{GOOD}\n".encode("cp1252"),
         },
-        accepted={"residentes_bom.csv": 2, "residentes_mezcla.csv": 2, "residentes_latin1.csv": 1},
+        accepted={
+            "residentes_bom.csv": 2,
+            "residentes_mezcla.csv": 2,
+            "residentes_latin1.csv": 1,
+            "residentes_profundo.csv": 5002,
+        },
         warnings={
-            "residentes_bom.csv": "1 line(s) of this UTF-8 file are not UTF-8 (line 3)",
-            "residentes_mezcla.csv": "1 line(s) of this UTF-8 file are not UTF-8 (line 3)",
+            "residentes_bom.csv": "1 line(s) are not UTF-8 like the rest of the file (line 3)",
+            "residentes_mezcla.csv": "1 line(s) are not UTF-8 like the rest of the file (line 3)",
+            "residentes_profundo.csv": "2 line(s) are not UTF-8 like the rest of the file (line "
+            "5002, 5003)",
         },
         check=_check_encodings,
     ),

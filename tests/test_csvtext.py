@@ -26,6 +26,7 @@ def _detect(tmp_path: Path, data: bytes) -> str:
         ("id,x\n1,ñ\n".encode() + "2,ñ\n".encode("cp1252"), MIXED),
         (b"\xef\xbb\xbfid,x\n" + "2,ñ\n".encode("cp1252"), MIXED),
         (b"id,x\n1,a\x00b\n", "utf-8"),  # one NUL in a cell is not a binary file
+        (b"id,x\n" + b"1,a\n" * 20_000 + "2,ñ\n".encode("cp1252"), "utf-8"),  # checked later
     ],
 )
 def test_detect_encoding(tmp_path: Path, data: bytes, encoding: str) -> None:
@@ -53,8 +54,8 @@ def test_mixed_lines_decoded_one_by_one_and_counted() -> None:
     assert list(decoder) == ["a,b\r\n", "1,ñ\r\n", "2,ñ\r", "3,x\n"]
     assert decoder.not_utf8 == [3] and decoder.not_utf8_count == 1
     assert decoder.warning() == (
-        "1 line(s) of this UTF-8 file are not UTF-8 (line 3) and were read as Latin-1 "
-        "(cp1252); check their accents"
+        "1 line(s) are not UTF-8 like the rest of the file (line 3) and were read as "
+        "Latin-1 (cp1252); check their accents"
     )
     long = LineDecoder(io.BytesIO(b"a,b\n" + b"x" * 50 + b"\n"), max_chars=10)
     assert list(long) == ["a,b\n"] and long.too_long_at == 2
