@@ -10,8 +10,15 @@ original values. For every file, rows read == rows accepted + rows quarantined.
 
 A file that cannot be read at all (empty, binary, truncated, wrong sheet, no location
 columns, ...) is an error of that file, named in the report; the other files are still
-ingested. When no file at all can be ingested, :class:`~geo_integration.errors.DropError`
-names every file and why, and nothing is written.
+ingested. Entries of the folder that are never opened (links, pipes and devices, unreadable
+files, names with control characters or undecodable bytes) are errors too. When no file at
+all can be ingested, :class:`~geo_integration.errors.DropError` names every file and why, and
+nothing is written.
+
+Memory is bounded: each file is read and checked chunk by chunk
+(:mod:`geo_integration.ingest_rows`), its rows go to spools that spill to the staging folder
+beyond ``spill_bytes`` (:mod:`geo_integration.spool`), and the tables are completed and
+written batch by batch (:mod:`geo_integration.ingest_finish`).
 
 Residences never leave the store at row level: the report holds counts only.
 """

@@ -107,10 +107,10 @@ class KeySet:
     def _push(self, run: npt.NDArray[np.uint64]) -> None:
         self._runs.append(run)
         while len(self._runs) > 1 and len(self._runs[-2]) <= 2 * len(self._runs[-1]):
-            last = self._runs.pop()
-            # two sorted runs: the stable sort (timsort) merges them in linear time
-            merged = np.sort(np.concatenate([self._runs[-1], last]), kind="stable")
-            self._runs[-1] = _distinct(merged)
+            merged = np.concatenate([self._runs[-2], self._runs[-1]])
+            del self._runs[-2:]
+            merged.sort(kind="stable")  # two sorted runs: timsort merges them in linear time
+            self._runs.append(_distinct(merged))
 
 
 def _distinct(ordered: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
@@ -120,7 +120,7 @@ def _distinct(ordered: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
     keep = np.empty(len(ordered), dtype=bool)
     keep[0] = True
     np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
-    return ordered[keep]
+    return ordered if keep.all() else ordered[keep]
 
 
 @dataclass

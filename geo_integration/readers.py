@@ -812,7 +812,7 @@ class _ParquetReader(TableReader):
 
         first = 0
         try:
-            source = pq.ParquetFile(self.info.path)
+            source = pq.ParquetFile(self.info.path, pre_buffer=False)  # one row group at a time
             for batch in source.iter_batches(batch_size=chunk_rows):
                 table = pa.Table.from_batches([batch])
                 names = [

@@ -20,7 +20,7 @@ import pyarrow as pa
 __all__ = ["DEFAULT_SPILL_BYTES", "SpillBudget", "Spool"]
 
 #: Bytes of Arrow data that the spools of one ingest hold in memory before spilling.
-DEFAULT_SPILL_BYTES = 512 << 20
+DEFAULT_SPILL_BYTES = 256 << 20
 
 
 @dataclass
@@ -104,7 +104,7 @@ class Spool:
 
         self.close()
         if self._spilled:
-            source = pq.ParquetFile(self.path)
+            source = pq.ParquetFile(self.path, pre_buffer=False)  # else it reads it all
             try:
                 for batch in source.iter_batches(batch_size=batch_rows):
                     yield pa.Table.from_batches([batch])
