@@ -202,7 +202,7 @@ def big(root: Path, gigabytes: float) -> None:
         f"{rows / base:,.0f} rows/s (CPU {base_cpu:.1f} s)"
     )
     result = run_child(drop, root / "store-big", "")
-    print(_line("2 GB-class file, without areas", result, base))
+    print(_line(f"{size / 1e9:.2f} GB file, without areas", result, base))
     print(f"peak memory / file size: {result['peak_bytes'] / size:.2f}")
 
 

@@ -46,7 +46,8 @@ Quarantine vocabulary (a row gets the first reason that applies, in this order):
     Neither coordinates nor an address. (An address without coordinates is kept, to be
     geocoded.)
 ``duplicate_id``
-    The record's id was already accepted from an earlier row of the same kind in the drop.
+    The record's id was already accepted from an earlier row of the same kind in the drop
+    (ids are compared by their 64-bit keyed hash, the residences' record id).
 """
 
 from __future__ import annotations
