@@ -428,7 +428,11 @@ def ingest_drop(
         msg = f"empty drop: no files in {str(root)!r}"
         raise DropError(msg)
     config = _read_config(root)
-    digest, hashes = drop_digest(files, refused=[f"{rel}: {why}" for rel, why in refused])
+    try:
+        digest, hashes = drop_digest(files, refused=[f"{rel}: {why}" for rel, why in refused])
+    except OSError as exc:  # a file that became unreadable after it was listed
+        msg = f"cannot read the drop's files in {str(root)!r}: {exc}"
+        raise DropError(msg) from None
     existing = find_drop(digest, store=store)
     if existing is not None:
         log.info("drop already in the store as %s; nothing to do", existing.drop_id)
@@ -465,9 +469,11 @@ def _ingest_into(
     clock = _Clock()
     results = _ingest_files(files, refused, facts.config, ctx)
     clock.lap("read and checked %d files", len(results))
+    if not results:
+        msg = f"no data files in {str(facts.root)!r}, only {CONFIG_FILE}"
+        raise DropError(msg)
     if not any(r.ingested for r in results):
-        lines = "; ".join(e for r in results for e in r.entry["errors"] or ["nothing to read"])
-        msg = f"nothing in {str(facts.root)!r} could be ingested: {lines}"
+        msg = f"nothing in {str(facts.root)!r} could be ingested: {_why_not(results)}"
         raise DropError(msg)
     extra: dict[str, Any] = {"geocoding": geocode(results, geocoder)}
     clock.lap("geocoding: %s", extra["geocoding"])
@@ -496,6 +502,16 @@ class _Clock:
         now = self._now()
         log.info(message + " (%.2f s)", *args, now - self._last)
         self._last = now
+
+
+def _why_not(results: list[FileResult]) -> str:
+    """Why each file gave no rows: its errors, else its first warning."""
+    lines: list[str] = []
+    for result in results:
+        entry = result.entry
+        notes = entry["errors"] or [f"{entry['path']}: {w}" for w in entry["warnings"][:1]]
+        lines += notes or [f"{entry['path']}: no rows"]
+    return "; ".join(lines)
 
 
 def _ingest_files(

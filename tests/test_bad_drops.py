@@ -673,6 +673,21 @@ CASES: list[Case] = [
         check=_check_long_header,
     ),
     Case(
+        "only_drop_toml_and_hidden_files",
+        {"drop.toml": "date = 2024-06-01\n", ".DS_Store": b"\x00\x01", ".oculto/x.csv": "a"},
+        drop_error="no data files in",
+    ),
+    Case(
+        "documents_and_ignored_files_only",
+        {
+            "LEEME.txt": "notas",
+            "residentes.csv": rows("id,lat,lon", f"A,{GOOD}"),
+            "drop.toml": '[files."residentes.csv"]\nkind = "ignore"\n',
+        },
+        drop_error="could be ingested: LEEME.txt: a document (not a data file): not ingested; "
+        "residentes.csv: ignored, as drop.toml says",
+    ),
+    Case(
         "drop_toml_unknown_keys",
         {"residentes.csv": rows("id,lat,lon", f"A,{GOOD}"), "drop.toml": 'colour = "red"\n'},
         drop_error="unknown key(s) ['colour']",
