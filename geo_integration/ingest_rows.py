@@ -50,6 +50,8 @@ __all__ = ["FileState", "KeySet", "process_chunk"]
 
 #: Longest original value kept in a quarantine record (characters); longer ones are cut.
 MAX_VALUE_CHARS = 10_000
+#: Fields beyond the header's kept in a quarantine record; the others are counted.
+MAX_EXTRA_FIELDS = 50
 TEXT_FIELDS = {
     RESIDENCES: ("id", "address", "localidad", "barrio", "upz"),
     SERVICES: (
@@ -480,7 +482,10 @@ def _quarantined(
         named = dict(zip(names, bad.fields, strict=False))
         record: dict[str, Any] = {k: v for k, v in named.items() if k not in hidden}
         if len(bad.fields) > len(names):
-            record["_extra_fields"] = bad.fields[len(names) :]
+            extra = bad.fields[len(names) :]
+            record["_extra_fields"] = extra[:MAX_EXTRA_FIELDS]
+            if len(extra) > MAX_EXTRA_FIELDS:
+                record["_extra_fields"].append(f"...[{len(extra) - MAX_EXTRA_FIELDS} more fields]")
         reason, _, why = bad.reason.partition(": ")
         records.append(record)
         rows.append(bad.row)

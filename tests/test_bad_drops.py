@@ -147,6 +147,8 @@ def _check_enormous(drop: Drop, root: Path) -> None:
     value = json.loads(stored.loc[("residentes.csv", 2), "values"])["direccion"]
     assert value.startswith("yyyy") and value.endswith(f"[{MB - 10_000} more characters]")
     assert "notas" not in drop.residences.columns
+    extra = json.loads(stored.loc[("residentes_exacto.csv", 3), "values"])["_extra_fields"]
+    assert len(extra) == 51 and extra[-1] == "...[99948 more fields]"  # 100,002 fields read
 
 
 def _check_household(drop: Drop, root: Path) -> None:
@@ -357,7 +359,10 @@ CASES: list[Case] = [
                 f"E3,CL 2,,{GOOD}",
             ),
             "residentes_exacto.csv": rows(
-                "id,direccion,lat,lon", f'X1,"{"y" * MB}",{GOOD}', "X2,1,2,3,4,5", f"X3,CL 1,{GOOD}"
+                "id,direccion,lat,lon",
+                f'X1,"{"y" * MB}",{GOOD}',
+                "X2," + "1," * 100_000,
+                f"X3,CL 1,{GOOD}",
             ),
         },
         quarantine={
