@@ -415,6 +415,7 @@ def ingest_command(
 
 def _print_ingest_summary(report: dict[str, Any], *, created: bool, path: Path) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title=f"drop {report['drop_id']}", title_justify="left")
@@ -424,7 +425,7 @@ def _print_ingest_summary(report: dict[str, Any], *, created: bool, path: Path) 
         table.add_column(name, justify="right" if name != "errors" else "left")
     for entry in report["files"]:
         table.add_row(
-            entry["path"],
+            escape(entry["path"]),  # file names are user input, never rich markup
             entry["kind"],
             f"{entry['rows_read']:,}",
             f"{entry['rows_accepted']:,}",

@@ -42,6 +42,7 @@ __all__ = [
     "in_region",
     "parse_numbers",
     "to_wgs84",
+    "trimmed_text",
 ]
 
 #: Status codes of :func:`parse_numbers`.
@@ -79,24 +80,55 @@ def _as_text(values: Any) -> pa.Array | pa.ChunkedArray:
     )
 
 
+# First and last bytes of white space (ASCII, and UTF-8 lead/last bytes of Unicode spaces).
+_ASCII_SPACE = bytes([*range(0x09, 0x0E), *range(0x1C, 0x21)])
+_FIRST_SPACE = _ASCII_SPACE + bytes([0xC2, 0xE1, 0xE2, 0xE3])
+_LAST_SPACE = _ASCII_SPACE + bytes(range(0x80, 0xC0))
+
+
+def trimmed_text(text: Any) -> pa.Array:
+    """Text (a pyarrow string array) trimmed of white space, with empty values as nulls.
+
+    The trim is skipped when no value begins or ends with a byte of white space.
+    """
+    from geo_integration.textscan import Utf8Bytes
+
+    text = text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
+    if pa.types.is_large_string(text.type):
+        text = text.cast(pa.string())
+    scan = Utf8Bytes(text)
+    if scan.first(_FIRST_SPACE).any() or scan.last(_LAST_SPACE).any():
+        text = pc.utf8_trim_whitespace(text)
+        scan = Utf8Bytes(text)
+    empty = scan.valid & (scan.lengths == 0)
+    if empty.any():
+        text = pc.if_else(pa.array(empty), pa.scalar(None, pa.string()), text)
+    return text
+
+
 def _normalise_decimal(text: Any, decimal: str | None) -> Any:
+    from geo_integration.textscan import Utf8Bytes
+
     if decimal == ",":
         return pc.replace_substring(pc.replace_substring(text, ".", ""), ",", ".")
-    if decimal == "." or not pc.any(pc.match_substring(text, ",")).as_py():
+    if decimal == ".":
         return text
-    has_dot = pc.match_substring(text, ".")
-    has_comma = pc.match_substring(text, ",")
-    one_comma = pc.equal(pc.count_substring(text, ","), 1)
-    # position of the last comma and the last dot, counted from the end
+    scan = Utf8Bytes(text)
+    has_comma = scan.holds(b",")
+    if not has_comma.any():
+        return text
+    has_dot = scan.holds(b".")
+    # "4,61": a decimal comma (values with more commas and no dot do not parse either way)
+    commas = pc.if_else(pa.array(has_comma & ~has_dot), pc.replace_substring(text, ",", "."), text)
+    both = has_comma & has_dot
+    if not both.any():
+        return commas
+    # both: the last of the two is the decimal mark ("1.004.567,8" and "1,004,567.8")
     rev = pc.utf8_reverse(text)
-    comma_from_end = pc.find_substring(rev, ",")
-    dot_from_end = pc.find_substring(rev, ".")
-    comma_is_decimal = pc.and_(has_dot, pc.less(comma_from_end, dot_from_end))
+    comma_is_decimal = pc.less(pc.find_substring(rev, ","), pc.find_substring(rev, "."))
     european = pc.replace_substring(pc.replace_substring(text, ".", ""), ",", ".")
     english = pc.replace_substring(text, ",", "")
-    only_comma = pc.if_else(one_comma, pc.replace_substring(text, ",", "."), text)
-    both = pc.if_else(comma_is_decimal, european, english)
-    return pc.if_else(has_comma, pc.if_else(has_dot, both, only_comma), text)
+    return pc.if_else(pa.array(both), pc.if_else(comma_is_decimal, european, english), commas)
 
 
 def parse_numbers(
@@ -126,11 +158,12 @@ def parse_numbers(
     >>> v[:2].tolist(), s.tolist(), float(v[5])
     ([4.61, -74.1], [0, 0, 1, 2, 3, 0], 1004567.5)
     """
-    text = pc.utf8_trim_whitespace(_as_text(values))
-    text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
+    text = trimmed_text(_as_text(values))
     missing = pc.is_null(text)
     text = _normalise_decimal(text, decimal)
     fast = _fast_parse(text, missing)
+    if fast is None:
+        fast = _parse_some(text, missing)
     if fast is not None:
         return fast
     is_number = pc.fill_null(pc.match_substring_regex(text, _NUMBER), False)
@@ -143,6 +176,28 @@ def parse_numbers(
     status[np.asarray(non_finite.to_numpy(zero_copy_only=False), dtype=bool)] = NON_FINITE
     status[np.asarray(missing.to_numpy(zero_copy_only=False), dtype=bool)] = MISSING
     out[status != OK] = np.nan
+    return out, status
+
+
+# every byte but the digits, signs, decimal point and exponent: a value holding one is no number
+_NOT_NUMERIC = bytes(b for b in range(256) if b not in b"0123456789+-.eE")
+
+
+def _parse_some(text: Any, missing: Any) -> tuple[FloatArray, npt.NDArray[np.int8]] | None:
+    """Cast the values made only of number characters; the others are not numbers (or NaN
+    and infinities, spelled out). ``None`` when the cast still fails ("1.2.3")."""
+    from geo_integration.textscan import Utf8Bytes
+
+    odd = Utf8Bytes(text).holds(_NOT_NUMERIC)
+    mask = pa.array(odd)
+    parsed = _fast_parse(pc.if_else(mask, pa.scalar(None, pa.string()), text), missing)
+    if parsed is None:
+        return None
+    out, status = parsed
+    where = np.nonzero(odd)[0]
+    spelled = pc.match_substring_regex(text.take(pa.array(where)), _NON_FINITE)
+    spelled_np = np.asarray(pc.fill_null(spelled, False).to_numpy(zero_copy_only=False), bool)
+    status[where] = np.where(spelled_np, NON_FINITE, NOT_A_NUMBER)
     return out, status
 
 

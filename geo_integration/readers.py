@@ -25,7 +25,8 @@ import csv
 import datetime as dt
 import json
 import math
-from collections.abc import Iterator, Sequence
+import re
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,7 @@ __all__ = [
     "TableInfo",
     "TableReader",
     "open_table",
+    "printable",
 ]
 
 #: File suffix -> format.
@@ -68,7 +70,8 @@ _REFUSED = {
 }
 _DELIMITERS = (",", ";", "\t", "|")
 _HEAD_BYTES = 1 << 16
-_SCAN_BYTES = 1 << 22
+#: Longest first line read to find the header (bytes).
+MAX_HEADER_BYTES = 1 << 20
 #: Longest CSV line the exact reader accepts (characters); longer lines make the file fail.
 MAX_LINE_CHARS = 10_000_000
 DEFAULT_CHUNK_ROWS = 250_000
@@ -155,6 +158,8 @@ class TableReader:
     def __init__(self, info: TableInfo, config: FileConfig) -> None:
         self.info = info
         self.config = config
+        #: What the report should say about how the file was read (set while reading).
+        self.warnings: list[str] = []
 
     def chunks(self, *, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[RawChunk]:
         """Yield the rows in chunks of at most ``chunk_rows``."""
@@ -207,12 +212,28 @@ def open_table(path: Path, config: FileConfig | None = None) -> TableReader:
 # ----------------------------------------------------------------------------------- helpers
 
 
+#: Longest column name kept (characters); longer header cells are cut.
+MAX_NAME_CHARS = 200
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters shown as escapes (``"a\\x1bb"``), for messages."""
+    return _CONTROL_CHARS.sub(lambda m: repr(m.group())[1:-1], text)
+
+
+def _column_name(raw: object, i: int) -> str:
+    name = "" if raw is None else printable(" ".join(str(raw).split()))
+    if len(name) > MAX_NAME_CHARS:
+        name = f"{name[:MAX_NAME_CHARS]}...[{len(name) - MAX_NAME_CHARS} more characters]"
+    return name or f"column_{i + 1}"
+
+
 def _unique_columns(names: Sequence[object], path: Path) -> list[str]:
     out: list[str] = []
     seen: dict[str, int] = {}
     for i, raw in enumerate(names):
-        name = "" if raw is None else " ".join(str(raw).split())
-        name = name or f"column_{i + 1}"
+        name = _column_name(raw, i)
         if name in seen:
             seen[name] += 1
             name = f"{name}.{seen[name]}"
@@ -244,37 +265,6 @@ def _string_table(columns: list[str], values: list[list[str | None]]) -> pa.Tabl
 # --------------------------------------------------------------------------------------- CSV
 
 
-def _detect_encoding(path: Path, head: bytes) -> str:
-    if head.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    if b"\x00" in head[:8192]:
-        msg = "binary file, not CSV text (is it a spreadsheet or an archive renamed .csv?)"
-        raise InputFileError(msg, path=path)
-    for encoding in ("utf-8", "cp1252"):
-        if _decodes(path, encoding):
-            return encoding
-    return "latin-1"
-
-
-def _decodes(path: Path, encoding: str) -> bool:
-    decoder = codecs.getincrementaldecoder(encoding)()
-    with path.open("rb") as fh:
-        while block := fh.read(_SCAN_BYTES):
-            if encoding == "utf-8" and block.isascii():
-                continue
-            try:
-                decoder.decode(block)
-            except UnicodeDecodeError:
-                return False
-    try:
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
 def _sniff_delimiter(lines: list[str]) -> str:
     best, best_score = ",", (0.0, 0)
     for delim in _DELIMITERS:
@@ -288,9 +278,22 @@ def _sniff_delimiter(lines: list[str]) -> str:
     return best
 
 
-def _open_csv(path: Path, config: FileConfig, fmt: str) -> TableReader:
+def _read_head(path: Path) -> bytes:
+    """The first bytes of a file: at least the first line, up to :data:`MAX_HEADER_BYTES`."""
     with path.open("rb") as fh:
         head = fh.read(_HEAD_BYTES)
+        while b"\n" not in head and b"\r" not in head and len(head) < MAX_HEADER_BYTES:
+            more = fh.read(_HEAD_BYTES)
+            if not more:
+                break
+            head += more
+    return head
+
+
+def _open_csv(path: Path, config: FileConfig, fmt: str) -> TableReader:
+    from geo_integration.csvtext import MIXED, decode_head, detect_encoding
+
+    head = _read_head(path)
     if config.encoding:
         try:
             encoding = codecs.lookup(config.encoding).name
@@ -298,9 +301,13 @@ def _open_csv(path: Path, config: FileConfig, fmt: str) -> TableReader:
             msg = f"unknown encoding {config.encoding!r} in drop.toml"
             raise InputFileError(msg, path=path) from None
     else:
-        encoding = _detect_encoding(path, head)
-    text = head.decode(encoding, errors="replace").lstrip("\ufeff")
-    lines = text.splitlines()[:50] if len(head) < _HEAD_BYTES else text.splitlines()[:-1][:50]
+        encoding = detect_encoding(path, head)
+    whole = path.stat().st_size <= len(head)
+    text = decode_head(head, encoding)
+    if not whole and not any(c in text for c in "\r\n"):
+        msg = f"the first line is longer than {MAX_HEADER_BYTES:,} bytes; is this a CSV file?"
+        raise InputFileError(msg, path=path, row=1)
+    lines = text.splitlines()[:50] if whole else text.splitlines()[:-1][:50]
     if not any(line.strip() for line in lines):
         raise InputFileError("no header line: the file holds no text", path=path)
     skip = 0
@@ -324,6 +331,8 @@ def _open_csv(path: Path, config: FileConfig, fmt: str) -> TableReader:
         delimiter=delimiter,
         header_row=index + 1 + skip,
     )
+    if encoding == MIXED:
+        return _ExactCsvReader(info, config)
     return _CsvReader(info, config)
 
 
@@ -340,28 +349,31 @@ class _CsvReader(TableReader):
             invalid.append(1)
             return "skip"
 
-        reader = pcsv.open_csv(
-            info.path,
-            read_options=pcsv.ReadOptions(
-                encoding=_arrow_encoding(info.encoding),
-                skip_rows=info.header_row or 1,
-                column_names=info.columns,
-                block_size=8 << 20,
-            ),
-            parse_options=pcsv.ParseOptions(
-                delimiter=info.delimiter or ",",
-                newlines_in_values=True,
-                ignore_empty_lines=False,
-                invalid_row_handler=on_invalid,
-            ),
-            convert_options=pcsv.ConvertOptions(
-                column_types=dict.fromkeys(info.columns, pa.string()),
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
+        read_options = pcsv.ReadOptions(
+            encoding=_arrow_encoding(info.encoding),
+            skip_rows=info.header_row or 1,
+            column_names=info.columns,
+            block_size=_block_bytes(chunk_rows),
+        )
+        parse_options = pcsv.ParseOptions(
+            delimiter=info.delimiter or ",",
+            newlines_in_values=True,
+            ignore_empty_lines=False,
+            invalid_row_handler=on_invalid,
+        )
+        convert_options = pcsv.ConvertOptions(
+            column_types=dict.fromkeys(info.columns, pa.string()),
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
         )
         next_row = (info.header_row or 1) + 1
         try:
+            reader = pcsv.open_csv(
+                info.path,
+                read_options=read_options,
+                parse_options=parse_options,
+                convert_options=convert_options,
+            )
             for batch in reader:
                 if invalid:
                     raise RestartExact
@@ -372,11 +384,19 @@ class _CsvReader(TableReader):
         except pa.ArrowInvalid as exc:
             # a row longer than a block, an unterminated quote, a decoding error, ...
             raise RestartExact from exc
+        except pa.ArrowException as exc:
+            msg = f"the CSV file cannot be read: {str(exc)[:200]}"
+            raise self._fail(msg) from None
         if invalid:
             raise RestartExact
 
     def exact(self) -> TableReader:
         return _ExactCsvReader(self.info, self.config)
+
+
+def _block_bytes(chunk_rows: int) -> int:
+    """Bytes the fast CSV reader parses at a time: about ``chunk_rows`` rows, 64 KB to 8 MB."""
+    return int(min(8 << 20, max(64 << 10, chunk_rows * 128)))
 
 
 def _arrow_encoding(encoding: str | None) -> str:
@@ -417,26 +437,41 @@ class _ExactCsvReader(TableReader):
     """Record-by-record CSV reader: keeps irregular lines apart as malformed rows."""
 
     def chunks(self, *, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[RawChunk]:
+        from geo_integration.csvtext import MIXED, LineDecoder
+
         info = self.info
         width = len(info.columns)
+        if info.encoding in (MIXED, "utf-8", "utf-8-sig"):  # lines not UTF-8 read as cp1252
+            with info.path.open("rb") as raw:
+                decoder = LineDecoder(raw, max_chars=MAX_LINE_CHARS)
+                yield from self._parse(decoder, width, chunk_rows)
+            if decoder.too_long_at is not None:
+                raise self._fail(_TOO_LONG, row=decoder.too_long_at)
+            if decoder.not_utf8_count:
+                info.encoding = MIXED
+            self.warnings = [w for w in [decoder.warning()] if w]
+            return
         with info.path.open(encoding=info.encoding, newline="", errors="strict") as fh:
-            lines = _bounded_lines(fh, self)
-            reader = csv.reader(lines, delimiter=info.delimiter or ",")
-            number = 0
             try:
-                for _ in range(info.header_row or 1):
-                    next(reader, None)
-                    number += 1
-                yield from self._records(reader, number, width, chunk_rows)
+                yield from self._parse(_bounded_lines(fh, self), width, chunk_rows)
             except UnicodeDecodeError as exc:
                 msg = f"not valid {info.encoding} text ({exc.reason}); set encoding in drop.toml"
                 raise self._fail(msg) from None
+
+    def _parse(self, lines: Iterable[str], width: int, chunk_rows: int) -> Iterator[RawChunk]:
+        reader = csv.reader(lines, delimiter=self.info.delimiter or ",")
+        number = 0
+        for _ in range(self.info.header_row or 1):
+            next(reader, None)
+            number += 1
+        yield from self._records(reader, number, width, chunk_rows)
 
     def _records(self, reader: Any, number: int, width: int, chunk_rows: int) -> Iterator[RawChunk]:
         values: list[list[str | None]] = [[] for _ in range(width)]
         rows: list[int] = []
         malformed: list[MalformedRow] = []
         while True:
+            first_line = reader.line_num + 1
             try:
                 record = next(reader)
             except StopIteration:
@@ -449,7 +484,7 @@ class _ExactCsvReader(TableReader):
             if len(record) > width and not any(v.strip() for v in record[width:]):
                 record = record[:width]
             if len(record) != width and any(v.strip() for v in record):
-                malformed.append(MalformedRow(number, record))
+                malformed.append(_malformed(number, record, width, first_line, reader.line_num))
                 continue
             for col, value in zip(values, record, strict=False):
                 col.append(value)
@@ -469,13 +504,22 @@ class _ExactCsvReader(TableReader):
         return _drop_blank(table, np.asarray(rows, dtype=np.int64), malformed)
 
 
+def _malformed(number: int, record: list[str], width: int, first: int, last: int) -> MalformedRow:
+    why = f"{len(record)} fields, header has {width}"
+    if last > first:
+        why += f"; the row runs over lines {first} to {last} of the file (a quote left open?)"
+    return MalformedRow(number, record, f"wrong_field_count: {why}")
+
+
+_TOO_LONG = f"a line longer than {MAX_LINE_CHARS:,} characters; the file is not CSV text"
+
+
 def _bounded_lines(fh: Any, reader: TableReader) -> Iterator[str]:
     number = 0
     while line := fh.readline(MAX_LINE_CHARS + 1):
         number += 1
         if len(line) > MAX_LINE_CHARS:
-            msg = f"a line longer than {MAX_LINE_CHARS:,} characters; the file is not CSV text"
-            raise reader._fail(msg, row=number)
+            raise reader._fail(_TOO_LONG, row=number)
         yield line
 
 
@@ -768,7 +812,7 @@ class _ParquetReader(TableReader):
 
         first = 0
         try:
-            source = pq.ParquetFile(self.info.path)
+            source = pq.ParquetFile(self.info.path, pre_buffer=False)  # one row group at a time
             for batch in source.iter_batches(batch_size=chunk_rows):
                 table = pa.Table.from_batches([batch])
                 names = [

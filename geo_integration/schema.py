@@ -46,7 +46,8 @@ Quarantine vocabulary (a row gets the first reason that applies, in this order):
     Neither coordinates nor an address. (An address without coordinates is kept, to be
     geocoded.)
 ``duplicate_id``
-    The record's id was already accepted from an earlier row of the same kind in the drop.
+    The record's id was already accepted from an earlier row of the same kind in the drop
+    (ids are compared by their 64-bit keyed hash, the residences' record id).
 """
 
 from __future__ import annotations
@@ -437,6 +438,9 @@ def parse_drop_config(text: str, *, source: str = "drop.toml") -> DropConfig:
     except tomllib.TOMLDecodeError as exc:
         msg = f"{source}: not valid TOML: {exc}"
         raise DropError(msg) from None
+    except RecursionError:
+        msg = f"{source}: not valid TOML: arrays or tables nested too deeply"
+        raise DropError(msg) from None
     _unknown(raw, _TOP_KEYS, source)
     files_raw = raw.get("files", {})
     if not isinstance(files_raw, dict):
@@ -472,6 +476,9 @@ def _unknown(raw: dict[str, Any], known: set[str], where: str) -> None:
 
 
 def _safe_rel(name: str, source: str) -> str:
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in name):
+        msg = f"{source}: file name {name!r} holds control characters"
+        raise DropError(msg)
     path = PurePosixPath(name.replace("\\", "/"))
     if path.is_absolute() or ".." in path.parts or not path.parts:
         msg = f"{source}: file {name!r} must be a path inside the drop folder"
@@ -515,24 +522,53 @@ def _file_config(spec: object, where: str) -> FileConfig:
     if values.get("decimal") not in (None, ".", ","):
         msg = f"{where}: decimal must be '.' or ',', got {values['decimal']!r}"
         raise DropError(msg)
-    delim = values.get("delimiter")
-    if delim is not None and (not isinstance(delim, str) or len(delim) != 1):
-        msg = f"{where}: delimiter must be one character, got {delim!r}"
-        raise DropError(msg)
-    header = values.get("header_row")
-    if header is not None and (not isinstance(header, int) or header < 1):
-        msg = f"{where}: header_row must be a row number >= 1, got {header!r}"
-        raise DropError(msg)
+    _check_reading(values, where)
     crs = values.get("crs")
     if crs is not None:
         values["crs"] = _check_crs(crs, where)
     return FileConfig(**values)
 
 
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def _check_reading(values: dict[str, Any], where: str) -> None:
+    """Types of the settings that say how to read a file."""
+    delim = values.get("delimiter")
+    if delim is not None and (not isinstance(delim, str) or len(delim) != 1 or delim in '"\r\n'):
+        msg = f"{where}: delimiter must be one character (not a quote or line break), got {delim!r}"
+        raise DropError(msg)
+    header = values.get("header_row")
+    if header is not None and not _whole(header):
+        msg = f"{where}: header_row must be a row number >= 1, got {header!r}"
+        raise DropError(msg)
+    sheet = values.get("sheet")
+    if sheet is not None and not (isinstance(sheet, str) or _whole(sheet)):
+        msg = f"{where}: sheet must be a sheet name or a number >= 1, got {sheet!r}"
+        raise DropError(msg)
+    layer = values.get("layer")
+    if layer is not None and not isinstance(layer, str):
+        msg = f"{where}: layer must be a layer name, got {layer!r}"
+        raise DropError(msg)
+    encoding = values.get("encoding")
+    if encoding is not None:
+        import codecs
+
+        try:
+            codecs.lookup(encoding if isinstance(encoding, str) else "")
+        except LookupError:
+            msg = f"{where}: unknown encoding {encoding!r} (use e.g. 'utf-8', 'cp1252')"
+            raise DropError(msg) from None
+
+
 def _check_crs(crs: object, where: str) -> str:
     from pyproj import CRS
     from pyproj.exceptions import CRSError
 
+    if not isinstance(crs, str) and not _whole(crs):
+        msg = f"{where}: crs must be a CRS name or EPSG number, got {crs!r}"
+        raise DropError(msg)
     text = f"EPSG:{crs}" if isinstance(crs, int) else str(crs)
     try:
         CRS.from_user_input(text)
@@ -625,8 +661,10 @@ def _best_column(name: str, columns: list[str], keys: dict[str, str]) -> list[st
 _CONTROL = r"[\x00-\x08\x0B\x0C\x0E-\x1F\x7F]"
 _FORMULA = r"^\s*[=+\-@].*[(|!]"
 _MARKUP = r"(?i)(<\s*/?\s*[a-z][^<>]*>|javascript\s*:)"
-# any value that one of the three patterns could match holds one of these
-_SUSPECT = r"(?i)([\x00-\x08\x0B\x0C\x0E-\x1F\x7F<]|^\s*[=+\-@]|javascript)"
+# Any value that one of the three patterns could match holds a control byte, "<" or ":"
+# somewhere, or starts with "=", "+", "-", "@" or white space: found by a byte scan.
+_SUSPECT_BYTES = bytes([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F]) + b"<:"
+_SUSPECT_START = b"=+-@ \t\n\r\x0b\x0c"
 
 
 def _mask(values: Any) -> npt.NDArray[np.bool_]:
@@ -637,22 +675,33 @@ def text_problems(values: pa.Array | pa.ChunkedArray) -> dict[str, npt.NDArray[n
     """Vectorised checks of one text column: reason -> boolean mask.
 
     Nulls pass every check. The reasons are ``field_too_long``, ``control_characters``,
-    ``formula_injection`` and ``markup_in_text`` (see the module docstring). One pass finds
-    the few suspect values; only those are matched against each pattern.
+    ``formula_injection`` and ``markup_in_text`` (see the module docstring). A scan of the
+    UTF-8 bytes finds the few suspect values (:mod:`geo_integration.textscan`); only those
+    are measured or matched against each pattern.
     """
-    n = len(values)
-    out = {"field_too_long": _mask(pc.greater(pc.utf8_length(values), MAX_FIELD_CHARS))}
-    suspect = np.nonzero(_mask(pc.match_substring_regex(values, _SUSPECT)))[0]
+    from geo_integration.textscan import Utf8Bytes
+
+    array = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    scan = Utf8Bytes(array)
+    n = len(array)
+    too_long = np.zeros(n, dtype=bool)
+    long = np.nonzero(scan.lengths > MAX_FIELD_CHARS)[0]  # characters <= bytes
+    if len(long):
+        chars = pc.utf8_length(array.take(pa.array(long, type=pa.int64())))
+        too_long[long] = _mask(pc.greater(chars, MAX_FIELD_CHARS))
+    out = {"field_too_long": too_long}
+    suspect = scan.holds(_SUSPECT_BYTES) | scan.first(_SUSPECT_START)
+    where = np.nonzero(suspect)[0]
+    subset = array.take(pa.array(where, type=pa.int64()))
     patterns = {
         "control_characters": _CONTROL,
         "formula_injection": _FORMULA,
         "markup_in_text": _MARKUP,
     }
-    subset = values.take(pa.array(suspect, type=pa.int64()))
     for reason, pattern in patterns.items():
         mask = np.zeros(n, dtype=bool)
-        if len(suspect):
-            mask[suspect] = _mask(pc.match_substring_regex(subset, pattern))
+        if len(where):
+            mask[where] = _mask(pc.match_substring_regex(subset, pattern))
         out[reason] = mask
     return out
 

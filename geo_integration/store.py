@@ -20,6 +20,7 @@ themselves: it holds residence-level rows.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -27,7 +28,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,8 +48,10 @@ __all__ = [
     "compare_drops",
     "drop_digest",
     "find_drop",
+    "id_scheme",
     "list_drops",
     "open_drop",
+    "points_parquet_writer",
     "store_salt",
 ]
 
@@ -168,8 +171,14 @@ def store_salt(store: StoreArg = None) -> bytes:
 # ------------------------------------------------------------------------------- hashing
 
 
-def drop_digest(files: Iterable[tuple[str, Path]]) -> tuple[str, dict[str, dict[str, Any]]]:
+def drop_digest(
+    files: Iterable[tuple[str, Path]], *, refused: Iterable[str] = ()
+) -> tuple[str, dict[str, dict[str, Any]]]:
     """Hash a drop's files (relative name and bytes of each, in name order).
+
+    ``refused`` are the lines that name the entries of the drop folder that were not read
+    (links, special files, ...): they count in the drop's hash, so that the same files with
+    other refused entries make another drop (with its own report).
 
     Returns
     -------
@@ -177,6 +186,9 @@ def drop_digest(files: Iterable[tuple[str, Path]]) -> tuple[str, dict[str, dict[
         The drop's SHA-256 and, per relative name, ``{"sha256": ..., "size": ...}``.
     """
     total = hashlib.sha256()
+    for line in sorted(refused):
+        name = line.encode("utf-8", errors="backslashreplace")
+        total.update(b"refused" + len(name).to_bytes(8, "big") + name)
     each: dict[str, dict[str, Any]] = {}
     for rel, path in sorted(files):
         name = rel.encode("utf-8")
@@ -269,13 +281,10 @@ def _point_wkb(lon: npt.NDArray[np.float64], lat: npt.NDArray[np.float64]) -> pa
     ok = np.isfinite(lon) & np.isfinite(lat)
     record = np.zeros(n, dtype=[("order", "u1"), ("type", "<u4"), ("x", "<f8"), ("y", "<f8")])
     record["order"], record["type"], record["x"], record["y"] = 1, 1, lon, lat
-    binary, offset_type = (
-        (pa.binary(), np.int32) if n < 100_000_000 else (pa.large_binary(), np.int64)
-    )
-    offsets = np.arange(n + 1, dtype=offset_type) * record.dtype.itemsize
+    offsets = np.arange(n + 1, dtype=np.int32) * record.dtype.itemsize
     validity = pa.py_buffer(np.packbits(ok, bitorder="little").tobytes())
     return pa.Array.from_buffers(
-        binary,
+        pa.binary(),
         n,
         [validity, pa.py_buffer(offsets.tobytes()), pa.py_buffer(record.tobytes())],
         null_count=int(n - ok.sum()),
@@ -289,6 +298,7 @@ _DICTIONARY_COLUMNS = {
     "upz_code", "secretariat", "service_type", "match_level",
 }  # fmt: skip
 _STATISTICS_COLUMNS = {"source_row", "lon", "lat", "household_size", "capacity"}
+_WRITE_ROWS = 1 << 20
 
 
 def _wgs84_projjson() -> dict[str, Any]:
@@ -304,39 +314,70 @@ def write_points_parquet(frame: pd.DataFrame | pa.Table, path: Path) -> None:
     points takes a fraction of a second. Rows without finite coordinates get a null geometry.
     """
     import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
-    from geo_integration.fileio import atomic_path
 
     table = (
         frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False)
     )
     lon = np.asarray(pc.fill_null(table.column("lon"), np.nan).to_numpy(), dtype=float)
     lat = np.asarray(pc.fill_null(table.column("lat"), np.nan).to_numpy(), dtype=float)
-    table = table.append_column("geometry", _point_wkb(lon, lat))
     ok = np.isfinite(lon) & np.isfinite(lat)
     bbox = (
         [float(lon[ok].min()), float(lat[ok].min()), float(lon[ok].max()), float(lat[ok].max())]
         if ok.any()
-        else []
+        else None
     )
+    with points_parquet_writer(path, table.schema, bbox=bbox) as write:
+        write(table)
+
+
+@contextlib.contextmanager
+def points_parquet_writer(
+    path: Path, schema: pa.Schema, *, bbox: Sequence[float] | None = None
+) -> Iterator[Callable[[pa.Table], None]]:
+    """Write a GeoParquet file of points in batches: yields ``write(table)``.
+
+    Each table has the columns of ``schema`` (with ``lon`` and ``lat``); a ``geometry`` column
+    of WKB points (EPSG:4326) is added, null where a coordinate is not finite. ``bbox``
+    (min lon, min lat, max lon, max lat of all the points) goes into the GeoParquet metadata.
+    The file appears at ``path`` only when the block ends without error (atomic).
+    """
+    import pyarrow.parquet as pq
+
+    from geo_integration.fileio import atomic_path
+
     column: dict[str, Any] = {
         "encoding": "WKB",
         "geometry_types": ["Point"],
         "crs": _wgs84_projjson(),
     }
-    if bbox:
-        column["bbox"] = bbox
+    if bbox is not None:
+        column["bbox"] = [float(v) for v in bbox]
     geo = {"version": "1.0.0", "primary_column": "geometry", "columns": {"geometry": column}}
-    metadata = dict(table.schema.metadata or {})
+    metadata = dict(schema.metadata or {})
     metadata[b"geo"] = json.dumps(geo).encode("utf-8")
+    full = schema.append(pa.field("geometry", pa.binary())).with_metadata(metadata)
+
+    def write(table: pa.Table) -> None:
+        import pyarrow.compute as pc
+
+        for start in range(0, max(table.num_rows, 1), _WRITE_ROWS):
+            part = table.slice(start, _WRITE_ROWS)
+            lon = np.asarray(pc.fill_null(part.column("lon"), np.nan).to_numpy(), dtype=float)
+            lat = np.asarray(pc.fill_null(part.column("lat"), np.nan).to_numpy(), dtype=float)
+            points = part.append_column("geometry", _point_wkb(lon, lat))
+            writer.write_table(points.cast(full) if not points.schema.equals(full) else points)
+
     with atomic_path(path) as tmp:
-        pq.write_table(
-            table.replace_schema_metadata(metadata),
+        writer = pq.ParquetWriter(
             tmp,
-            use_dictionary=[c for c in table.column_names if c in _DICTIONARY_COLUMNS],
-            write_statistics=[c for c in table.column_names if c in _STATISTICS_COLUMNS],
+            full,
+            use_dictionary=[c for c in full.names if c in _DICTIONARY_COLUMNS],
+            write_statistics=[c for c in full.names if c in _STATISTICS_COLUMNS],
         )
+        try:
+            yield write
+        finally:
+            writer.close()
 
 
 # ------------------------------------------------------------------------------- reading
@@ -466,6 +507,25 @@ def _counts(drop: Drop, tag: str) -> pd.DataFrame:
     return pd.DataFrame(parts)
 
 
+def id_scheme(drop: Drop) -> int:
+    """Version of the record id function the drop was ingested with (1 before it was stored)."""
+    return int(drop.manifest.get("id_scheme", 1))
+
+
+def _same_id_scheme(a: Drop, b: Drop) -> None:
+    from geo_integration.privacy import ID_SCHEME
+
+    sa, sb = id_scheme(a), id_scheme(b)
+    if sa != sb:
+        old = a if sa < sb else b
+        msg = (
+            f"drops {a.drop_id} (record id scheme {sa}) and {b.drop_id} (scheme {sb}) cannot be "
+            f"compared: the same person has different record ids in them. Delete the older drop "
+            f"folder {str(old.path)!r} and ingest its files again (current scheme: {ID_SCHEME})"
+        )
+        raise StoreError(msg)
+
+
 def compare_drops(
     a: str | os.PathLike[str] | Drop, b: str | os.PathLike[str] | Drop, *, store: StoreArg = None
 ) -> DropComparison:
@@ -475,6 +535,7 @@ def compare_drops(
     :func:`geo_integration.privacy.suppress_small_counts`.
     """
     da, db = open_drop(a, store=store), open_drop(b, store=store)
+    _same_id_scheme(da, db)
     table = _counts(da, "a").join(_counts(db, "b"), how="outer").fillna(0)
     for what in ("residences", "people", "services"):
         table[f"{what}_diff"] = table[f"{what}_b"] - table[f"{what}_a"]

@@ -95,3 +95,66 @@ def test_far_points_stay_far_and_nan_stays_nan() -> None:
     assert in_region(lon, lat).tolist() == [True, False, False, False]
     assert not swapped.any()
     assert REGION_BBOX[0] < -74.47 and REGION_BBOX[3] > 4.86
+
+
+def test_trimmed_text_trims_like_arrow_and_nulls_empty_values() -> None:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from geo_integration.coords import trimmed_text
+
+    spaces = [chr(c) for c in range(0x3001) if chr(c).isspace()] + ["\u180e", "\u200b"]
+    values = [f"{s}x{s}" for s in spaces] + ["a", "  ", "", None, "é", "b\u3000", "\u00a0"]
+    expected = pc.utf8_trim_whitespace(pa.array(values)).to_pylist()
+    expected = [None if v == "" else v for v in expected]
+    assert trimmed_text(pa.array(values)).to_pylist() == expected
+    assert trimmed_text(pa.array(["a", "b"])).to_pylist() == ["a", "b"]
+    assert trimmed_text(pa.chunked_array([["a "], [" b"]])).to_pylist() == ["a", "b"]
+
+
+def _reference_number(value: str | None) -> tuple[float, int]:
+    """One value, the slow obvious way (decimal mark decided per value)."""
+    import math
+    import re
+
+    from geo_integration.coords import MISSING, NON_FINITE, NOT_A_NUMBER, OK
+
+    text = (value or "").strip()
+    if not text:
+        return math.nan, MISSING
+    if "," in text and "." in text:
+        comma_last = text.rfind(",") > text.rfind(".")
+        text = text.replace(".", "").replace(",", ".") if comma_last else text.replace(",", "")
+    elif "," in text:
+        text = text.replace(",", ".")
+    if re.fullmatch(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?", text):
+        number = float(text)
+        return (number, OK) if math.isfinite(number) else (math.nan, NON_FINITE)
+    if re.fullmatch(r"(?i)[+-]?(nan|inf|infinity)", text):
+        return math.nan, NON_FINITE
+    return math.nan, NOT_A_NUMBER
+
+
+def _check_against_reference(values: list[str | None]) -> None:
+    numbers, status = parse_numbers(values)
+    expected = [_reference_number(v) for v in values]
+    assert status.tolist() == [s for _n, s in expected]
+    ok = status == 0
+    assert np.allclose(numbers[ok], [n for (n, s) in expected if s == 0])
+    assert np.isnan(numbers[~ok]).all()
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_parse_numbers_matches_a_per_value_reference(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    pieces = ["4", "6", "1", "0", ".", ",", "-", "+", "e", "E", "N", "nan", "inf", " ", "x", "9"]
+    values: list[str | None] = [
+        "".join(rng.choice(pieces, rng.integers(0, 7))) for _ in range(2000)
+    ]
+    values += ["4,61", "-74,08", "1.004.567,5", "1,004,567.5", "1e999", "-Infinity", "4.6.1"]
+    values += [None, "", "   "]
+    _check_against_reference(values)  # malformed numbers ("4.6.1"): the regular-expression path
+    numbers = [f"{x:.6f}" for x in rng.uniform(-80, 80, 500)]
+    words = ["sin dato", "nan", "-inf", "N/A", "4.6N", "", None, "1e999", "4,61", "1.004.567,5"]
+    _check_against_reference([*numbers, *words])  # words only: cast what looks like a number
+    _check_against_reference([*numbers, "1e999", "4,61", None])  # numbers only: one cast

@@ -9,6 +9,7 @@ import geopandas as gpd
 import numpy as np
 import openpyxl
 import pandas as pd
+import pyarrow as pa
 import pytest
 from minicity import point_at
 from pyproj import Transformer
@@ -17,6 +18,7 @@ from shapely.geometry import Point, Polygon
 from geo_integration.cli import main
 from geo_integration.errors import DropError, GeocodeError
 from geo_integration.ingest import ingest_drop, locate_in_polygons, resolve_drop
+from geo_integration.privacy import keyed_hash64
 from geo_integration.store import Drop, list_drops
 
 P1 = point_at(2, 8)  # Kennedy ('08') in the mini city
@@ -375,7 +377,9 @@ def test_record_ids_salted_stable_within_a_store(tmp_path: Path) -> None:
         tmp_path / "other",
     )
     salt = (store / ".salt").read_bytes()
-    expected = hashlib.sha256(salt + b"R-77").hexdigest()[:16]
+    key = hashlib.blake2b(salt, digest_size=16, person=b"gi-record-id").digest()
+    expected = f"{int(keyed_hash64(pa.array(['R-77']), key)[0]):016x}"
+    assert first.manifest["id_scheme"] == 2
     assert first.residences.loc[0, "record_id"] == expected
     assert second.residences.loc[0, "record_id"] == expected
     assert other.residences.loc[0, "record_id"] != expected

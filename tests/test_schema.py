@@ -142,6 +142,15 @@ columns = { lat = "coord_y", lon = "coord_x" }
         ('[files."a.csv"]\ndecimal = ";"', "decimal must be"),
         ('date = "yesterday"', "YYYY-MM-DD"),
         ("this is not toml", "not valid TOML"),
+        ("x = " + "[" * 5000 + "]" * 5000, "nested too deeply"),
+        ('[files."a\\u0000.csv"]\nkind = "services"', "holds control characters"),
+        ("[defaults]\nheader_row = true", "header_row must be"),
+        ("[defaults]\nsheet = 0", "sheet must be"),
+        ("[defaults]\nlayer = 2", "layer must be"),
+        ('[defaults]\nencoding = "klingon"', "unknown encoding 'klingon'"),
+        ("[defaults]\nencoding = [1]", "unknown encoding"),
+        ("[defaults]\ncrs = 4.5", "crs must be"),
+        ('[defaults]\ndelimiter = "\\""', "delimiter must be one character"),
     ],
 )
 def test_drop_config_errors(text: str, match: str) -> None:
@@ -186,3 +195,27 @@ def test_vocabulary_is_fixed_and_documented() -> None:
 
     for reason in QUARANTINE_REASONS:
         assert f"``{reason}``" in (schema.__doc__ or "")
+
+
+def test_text_problems_match_the_plain_regular_expressions() -> None:
+    """The byte scan only preselects: the result equals matching every value."""
+    import pyarrow.compute as pc
+
+    from geo_integration.schema import _CONTROL, _FORMULA, _MARKUP, MAX_FIELD_CHARS
+
+    rng = np.random.default_rng(11)
+    pieces = ["a", "ñ", " ", "=", "+", "-", "@", "(", "|", "!", "<", ">", "b", "/", ":"]
+    pieces += ["\x00", "\x1b", "\t", "\n", "javascript", "JavaScript :", "<a ", "€", "x" * 200]
+    values = ["".join(rng.choice(pieces, rng.integers(0, 12))) for _ in range(3000)] + [None]
+    array = pa.array(values)
+    out = text_problems(array)
+
+    def regex(pattern: str) -> list[bool]:
+        return pc.fill_null(pc.match_substring_regex(array, pattern), False).to_pylist()
+
+    long = pc.fill_null(pc.greater(pc.utf8_length(array), MAX_FIELD_CHARS), False).to_pylist()
+    assert out["field_too_long"].tolist() == long
+    assert out["control_characters"].tolist() == regex(_CONTROL)
+    assert out["formula_injection"].tolist() == regex(_FORMULA)
+    assert out["markup_in_text"].tolist() == regex(_MARKUP)
+    assert sum(out["formula_injection"]) > 50 and sum(out["markup_in_text"]) > 50

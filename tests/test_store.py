@@ -154,3 +154,56 @@ def test_manifest_lists_inputs_and_counts(tmp_path: Path) -> None:
         "residences.parquet", "services.parquet",
     ]  # fmt: skip
     assert "residentes.csv" in (drop.path / "report.txt").read_text()
+
+
+def test_points_parquet_written_in_batches(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    from geo_integration.store import points_parquet_writer
+
+    schema = pa.schema([("id", pa.string()), ("lon", pa.float64()), ("lat", pa.float64())])
+    with points_parquet_writer(tmp_path / "p.parquet", schema, bbox=[-74.2, 4.5, -74.0, 4.7]) as w:
+        w(pa.table({"id": ["a"], "lon": [-74.2], "lat": [4.5]}, schema=schema))
+        w(pa.table({"id": ["b", "c"], "lon": [-74.0, None], "lat": [4.7, 4.6]}, schema=schema))
+    back = gpd.read_parquet(tmp_path / "p.parquet")
+    assert back["id"].tolist() == ["a", "b", "c"] and back.geometry.isna().tolist() == [
+        False,
+        False,
+        True,
+    ]
+    meta = json.loads(pq_metadata(tmp_path / "p.parquet")[b"geo"])
+    assert meta["columns"]["geometry"]["bbox"] == [-74.2, 4.5, -74.0, 4.7]
+    with points_parquet_writer(tmp_path / "empty.parquet", schema) as _w:
+        pass
+    empty = gpd.read_parquet(tmp_path / "empty.parquet")
+    assert len(empty) == 0 and list(empty.columns) == ["id", "lon", "lat", "geometry"]
+    with pytest.raises(RuntimeError), points_parquet_writer(tmp_path / "bad.parquet", schema):
+        raise RuntimeError("stop")
+    assert not (tmp_path / "bad.parquet").exists()  # written atomically or not at all
+
+
+def pq_metadata(path: Path) -> dict[bytes, bytes]:
+    import pyarrow.parquet as pq
+
+    return dict(pq.read_schema(path).metadata)
+
+
+def test_drops_of_different_id_schemes_are_not_compared(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    rows = "id,lat,lon\nA,4.61,-74.08\n"
+    drops = []
+    for name in ("d1", "d2"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "residentes.csv").write_text(
+            rows + ("" if name == "d1" else "B,4.6,-74.1\n")
+        )
+        drops.append(ingest_drop(tmp_path / name, store=store))
+    assert compare_drops(drops[0].drop_id, drops[1].drop_id, store=store).records["both"] == 1
+    manifest = drops[0].path / "manifest.json"
+    data = json.loads(manifest.read_text())
+    del data["id_scheme"]  # as written before record ids were SipHash
+    manifest.write_text(json.dumps(data))
+    with pytest.raises(
+        StoreError, match=r"\(record id scheme 1\) and .* \(scheme 2\) cannot be compared"
+    ):
+        compare_drops(drops[0].drop_id, drops[1].drop_id, store=store)
