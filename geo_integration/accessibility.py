@@ -287,27 +287,30 @@ def _fca(
     steps: Sequence[tuple[float, float]] | None,
     sigma: float | None,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    from geo_integration.access import (
-        catchment_costs,
-        decay_weights,
-        fca_ratio,
-        same_edge_pairs,
-        with_direct_pairs,
-    )
+    from geo_integration.access import catchment_access, decay_weights, same_edge_pairs
 
     mpm = net.metres_per_minute
     sn, sc = _entry(src, mpm)
     dn, dc = _entry(dst, mpm)
-    costs = catchment_costs(net.minutes, sn, dn, facility_cost=sc, demand_cost=dc, limit=catchment)
-    rows, cols, minutes = same_edge_pairs(
+    direct = same_edge_pairs(
         dst.edge, dst.along_u_m, dst.snap_m, src.edge, src.along_u_m, src.snap_m, metres_per_min=mpm
     )
-    if rows.size:
-        costs = with_direct_pairs(costs, rows, cols, minutes, limit=catchment)
-    e2 = fca_ratio(
-        costs, demand, supply, decay_weights(decay, catchment=catchment, steps=steps, sigma=sigma)
-    )[0]
-    plain = fca_ratio(costs, demand, supply, decay_weights("none", catchment=catchment))[0]
+    fns = [
+        decay_weights(decay, catchment=catchment, steps=steps, sigma=sigma),
+        decay_weights("none", catchment=catchment),
+    ]
+    (e2, _r), (plain, _p) = catchment_access(
+        net.minutes,
+        sn,
+        dn,
+        demand,
+        supply,
+        fns,
+        facility_cost=sc,
+        demand_cost=dc,
+        limit=catchment,
+        direct=direct,
+    )
     return e2, plain
 
 
