@@ -199,30 +199,22 @@ def same_edge_pairs(
     """
     te = np.asarray(target_edge, dtype=np.int64)
     se = np.asarray(source_edge, dtype=np.int64)
-    tgt_rows = np.flatnonzero(np.isin(te, se[se >= 0]) & (te >= 0))
-    src = pd.DataFrame(
-        {
-            "s": np.arange(se.shape[0]),
-            "edge": se,
-            "spos": np.asarray(source_pos_m, float),
-            "ssnap": np.asarray(source_snap_m, float),
-        }
+    src_rows = np.flatnonzero(se >= 0)
+    src_rows = src_rows[np.argsort(se[src_rows], kind="stable")]
+    keys = se[src_rows]
+    lo = np.searchsorted(keys, te, side="left")
+    hi = np.searchsorted(keys, te, side="right")
+    count = np.where(te >= 0, hi - lo, 0)
+    t = np.repeat(np.arange(te.shape[0]), count)
+    s = src_rows[
+        np.repeat(lo, count) + np.arange(t.shape[0]) - np.repeat(np.cumsum(count) - count, count)
+    ]
+    metres = (
+        np.abs(np.asarray(source_pos_m, float)[s] - np.asarray(target_pos_m, float)[t])
+        + np.asarray(source_snap_m, float)[s]
+        + np.asarray(target_snap_m, float)[t]
     )
-    tgt = pd.DataFrame(
-        {
-            "t": tgt_rows,
-            "edge": te[tgt_rows],
-            "tpos": np.asarray(target_pos_m, float)[tgt_rows],
-            "tsnap": np.asarray(target_snap_m, float)[tgt_rows],
-        }
-    )
-    pairs = tgt.merge(src[src["edge"] >= 0], on="edge")
-    metres = (pairs["spos"] - pairs["tpos"]).abs() + pairs["ssnap"] + pairs["tsnap"]
-    return (
-        pairs["s"].to_numpy(np.int64),
-        pairs["t"].to_numpy(np.int64),
-        (metres / metres_per_min).to_numpy(float),
-    )
+    return s, t, metres / metres_per_min
 
 
 def same_edge_times(

@@ -57,6 +57,20 @@ def test_same_edge_walk_is_direct() -> None:
     )
     assert got[0] == pytest.approx((40 + 5 + 10) / 75)
     assert np.isinf(got[1:]).all()
+    # every pair on a shared edge: two services on edge 7, one on edge 3, one off the network
+    s, t, minutes = ga.same_edge_pairs(
+        [7, 3, -1, 7],
+        [20.0, 10.0, 0.0, 90.0],
+        [5.0, 0.0, 0.0, 0.0],
+        [3, 7, -1, 7],
+        [40.0, 60.0, 0.0, 0.0],
+        [1.0, 10.0, 0.0, 0.0],
+        metres_per_min=75,
+    )
+    got_pairs = {(int(a), int(b)): float(m) * 75 for a, b, m in zip(s, t, minutes, strict=True)}
+    assert got_pairs == pytest.approx(
+        {(1, 0): 55.0, (3, 0): 25.0, (0, 1): 31.0, (1, 3): 40.0, (3, 3): 90.0}
+    )
 
 
 def test_nearest_times_equal_networkx_on_random_graphs() -> None:
