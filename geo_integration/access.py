@@ -172,7 +172,7 @@ def times_at(
     node_minutes: FloatArray, nodes: IntArray, cost: FloatArray, *, limit: float = np.inf
 ) -> FloatArray:
     """Read node times at points entering at ``nodes`` ``(k, 2)`` with ``cost`` ``(k, 2)``."""
-    out = np.min(node_minutes[nodes] + cost, axis=1)
+    out = np.minimum(node_minutes[nodes[:, 0]] + cost[:, 0], node_minutes[nodes[:, 1]] + cost[:, 1])
     out[out > limit] = np.inf
     return out
 
@@ -201,10 +201,12 @@ def same_edge_pairs(
     se = np.asarray(source_edge, dtype=np.int64)
     src_rows = np.flatnonzero(se >= 0)
     src_rows = src_rows[np.argsort(se[src_rows], kind="stable")]
-    keys = se[src_rows]
-    lo = np.searchsorted(keys, te, side="left")
-    hi = np.searchsorted(keys, te, side="right")
-    count = np.where(te >= 0, hi - lo, 0)
+    size = int(max(te.max(initial=-1), se.max(initial=-1))) + 1
+    per_edge = np.bincount(se[src_rows], minlength=size)
+    start = np.cumsum(per_edge) - per_edge
+    on = np.where(te >= 0, te, 0)
+    count = np.where(te >= 0, per_edge[on], 0)
+    lo = start[on]
     t = np.repeat(np.arange(te.shape[0]), count)
     s = src_rows[
         np.repeat(lo, count) + np.arange(t.shape[0]) - np.repeat(np.cumsum(count) - count, count)
