@@ -123,28 +123,30 @@ def _disc_min(grid: npt.NDArray[np.uint8], radius: float, empty: int) -> npt.NDA
     """Minimum of ``grid`` over a disc of ``radius`` cells around each cell (``empty``
     outside the grid): the binary dilation by that disc of every level set at once.
 
-    The disc (offsets with ``dx² + dy² <= radius² + 0.25``) is cut into rows; each row is a
-    1-D minimum filter along x, shifted by its ``dy``.
+    The disc (offsets with ``dx² + dy² <= radius² + 0.25``) is cut into rows: a row of
+    half-width ``h`` is a running minimum over ``2h + 1`` cells along x (built from the one
+    of half-width ``h - 1``), shifted by its ``dy``.
     """
-    from scipy import ndimage
-
     k = int(np.ceil(radius))
+    half = {
+        dy: max(dx for dx in range(k + 1) if dx * dx + dy * dy <= radius * radius + 0.25)
+        for dy in range(-k, k + 1)
+        if dy * dy <= radius * radius + 0.25
+    }
+    ny, nx = grid.shape
+    rows = [np.full((ny, nx + 2 * k), empty, dtype=grid.dtype)]
+    rows[0][:, k : k + nx] = grid
+    for h in range(1, max(half.values()) + 1):
+        prev, cur = rows[-1], np.full_like(rows[0], empty)
+        np.minimum(prev[:, :-2], prev[:, 2:], out=cur[:, 1:-1])
+        if h == 1:
+            np.minimum(cur[:, 1:-1], prev[:, 1:-1], out=cur[:, 1:-1])
+        rows.append(cur)
     out = np.full_like(grid, empty)
-    by_width: dict[int, npt.NDArray[np.uint8]] = {}
-    for dy in range(-k, k + 1):
-        half = [dx for dx in range(k + 1) if dx * dx + dy * dy <= radius * radius + 0.25]
-        if not half:
-            continue
-        w = max(half)
-        if w not in by_width:
-            by_width[w] = ndimage.minimum_filter1d(
-                grid, 2 * w + 1, axis=1, mode="constant", cval=empty
-            )
-        row = by_width[w]
-        ny = grid.shape[0]
-        dst = slice(max(0, -dy), min(ny, ny - dy))
-        src = slice(max(0, dy), min(ny, ny + dy))
-        np.minimum(out[dst], row[src], out=out[dst])
+    for dy, h in half.items():
+        src = rows[h][max(0, dy) : ny + min(0, dy), k : k + nx]
+        dst = out[max(0, -dy) : ny + min(0, -dy)]
+        np.minimum(dst, src, out=dst)
     return out
 
 
@@ -195,7 +197,7 @@ def _rasters(
         gen = contourpy.contour_generator(
             x=gx,
             y=gy,
-            z=(grid <= i).astype(np.float32),
+            z=(grid <= i).astype(np.float64),
             fill_type=contourpy.FillType.ChunkCombinedOffsetOffset,
         )
         out.append(_polygon(gen, cell_m))
