@@ -17,9 +17,14 @@ cost in minutes to each end (the snap distance plus the length along the edge, w
 - :func:`same_edge_times`: the direct walk between a point and a service on the same edge
   (shorter than going round by the corners when both are on one block).
 - :func:`catchment_costs`: the sparse ``facilities x demand`` matrix of minutes for every
-  pair within a catchment, from one limited Dijkstra per facility, run in chunks.
+  pair within a catchment, from one limited Dijkstra per facility. Facilities are grouped
+  with their neighbours on the graph, and each group's searches run on the only part of
+  the graph they can reach (found by one multi-source search): exact, and many times
+  cheaper than searching the whole city from every facility.
 - :func:`two_step_fca`, :func:`e2sfca`: supply per demand (capacity per migrant) with a
   plain catchment, step weights or Gaussian decay; they agree with PySAL ``access``.
+- :func:`catchment_access`: the same straight from the network, group by group, without
+  the matrix (a facility's ratio needs only its own catchment): for a million residences.
 - :func:`coverage`: people within walking-time thresholds, counted and as a share.
 """
 
