@@ -384,6 +384,7 @@ class _Catchments:
         n = csr.shape[0]
         self.u_ptr, self.u_pts = _node_index(dn[:, 0], n)
         self.v_ptr, self.v_pts = _node_index(dn[:, 1], n)
+        self.mark = np.zeros(n, dtype=bool)
 
     def blocks(self, probe: tuple[IntArray, IntArray] | None = None) -> Iterator[_Block]:
         """Yield the catchments group by group.
@@ -392,37 +393,46 @@ class _Catchments:
         ``points[indptr[j]:indptr[j + 1]]`` whose network minutes are wanted whatever they
         are, near the group or not.
         """
-        from scipy.sparse.csgraph import dijkstra
-
-        n = self.csr.shape[0]
-        local = np.full(n, -1, dtype=np.int64)
+        local = np.full(self.csr.shape[0], -1, dtype=np.int64)
         for ids in _facility_groups(self.csr, self.fn[:, 0], self.size):
-            fn, fc = self.fn[ids], self.fc[ids]
-            bound = dijkstra(
-                self.csr, directed=True, indices=np.unique(fn), min_only=True, limit=self.limit
-            )
-            keep = np.flatnonzero(np.asarray(bound) <= self.limit)
-            local[keep] = np.arange(keep.shape[0])
-            sub = _induced(self.csr, keep, local, fn, fc)
-            c, m = ids.shape[0], keep.shape[0]
-            dist = np.full((c, m + 1), np.inf)  # last column: nodes outside the subgraph
-            found = dijkstra(sub, directed=True, indices=m + np.arange(c), limit=self.limit)
-            dist[:, :m] = np.asarray(found)[:, :m]
-            points = self._near(keep, local)
+            keep, dist = self._search(ids, local)
+            points = self._near(keep[(dist[:, :-1] <= self.limit).any(axis=0)])
             lu, lv = local[self.dn[points, 0]], local[self.dn[points, 1]]
             step = max(1, self.max_cells // max(points.shape[0], 1))
-            for lo in range(0, c, step):
-                rows = slice(lo, min(lo + step, c))
+            for lo in range(0, ids.shape[0], step):
+                rows = slice(lo, min(lo + step, ids.shape[0]))
                 yield self._block(ids[rows], dist[rows], points, lu, lv, local, probe)
             local[keep] = -1
 
-    def _near(self, keep: IntArray, local: IntArray) -> IntArray:
-        """The demand points entering at a node of ``keep``, each once."""
-        _o, flat = _expand(self.u_ptr, keep)
+    def _search(self, ids: IntArray, local: IntArray) -> tuple[IntArray, FloatArray]:
+        """The nodes the group ``ids`` can reach (``local`` set to their rows) and the
+        ``(facilities, nodes + 1)`` minutes from each facility (the last column, for nodes
+        out of reach, is inf). Facilities entering alike are searched once."""
+        from scipy.sparse.csgraph import dijkstra
+
+        fn, fc = self.fn[ids], self.fc[ids]
+        bound = dijkstra(
+            self.csr, directed=True, indices=np.unique(fn), min_only=True, limit=self.limit
+        )
+        keep = np.flatnonzero(np.asarray(bound) <= self.limit)
+        local[keep] = np.arange(keep.shape[0])
+        entry, alike = np.unique(np.column_stack([fn, fc]), axis=0, return_inverse=True)
+        sub = _induced(self.csr, keep, local, entry[:, :2].astype(np.int64), entry[:, 2:])
+        c, m = entry.shape[0], keep.shape[0]
+        found = dijkstra(sub, directed=True, indices=m + np.arange(c), limit=self.limit)
+        dist = np.full((c, m + 1), np.inf)
+        dist[:, :m] = np.asarray(found)[:, :m]
+        return keep, dist[alike.ravel()]
+
+    def _near(self, nodes: IntArray) -> IntArray:
+        """The demand points entering at one of ``nodes``, each once."""
+        _o, flat = _expand(self.u_ptr, nodes)
         first = self.u_pts[flat]
-        _o, flat = _expand(self.v_ptr, keep)
+        _o, flat = _expand(self.v_ptr, nodes)
         second = self.v_pts[flat]
-        second = second[local[self.dn[second, 0]] < 0]
+        self.mark[nodes] = True
+        second = second[~self.mark[self.dn[second, 0]]]
+        self.mark[nodes] = False
         return np.concatenate([first, second])
 
     def _block(

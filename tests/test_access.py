@@ -153,6 +153,7 @@ def test_catchment_access_equals_the_cost_matrix_way(chunk: int) -> None:
     n_fac, n_dem = 25, 300
     fac = rng.integers(0, 64, (n_fac, 2))
     fac_c = rng.uniform(0, 2, (n_fac, 2))
+    fac[5], fac_c[5] = fac[3], fac_c[3]  # two services at one place: searched once
     dem = rng.integers(0, 64, (n_dem, 2))
     dem[-10:] = rng.integers(64, 68, (10, 2))  # nobody can reach these
     dem_c = rng.uniform(0, 2, (n_dem, 2))
