@@ -219,6 +219,9 @@ def test_snap_matches_shapely_nearest_on_random_points() -> None:
     # a repeated point gets exactly the snap of its first occurrence
     np.testing.assert_array_equal(snap.edge[400:-1], snap.edge[:400:3])
     np.testing.assert_array_equal(snap.along_u_m[400:-1], snap.along_u_m[:400:3])
+    # with one sample looked at first, most points need the second look and the ball search
+    few = gn.SegmentIndex(net, k=1).nearest(pts)
+    np.testing.assert_allclose(few[1], snap.snap_m, atol=1e-9)
     # the input order does not matter
     perm = rng.permutation(len(pts))
     again = gn.snap_points(net, pts[perm])
