@@ -119,6 +119,7 @@ def fca(net: Any, s: Any, res: Any, demand: np.ndarray) -> tuple[np.ndarray, np.
         demand_cost=rc,
         limit=CUTOFF,
         direct=direct(net, s, res),
+        node_xy=net.node_xy,
     )
     return e2, plain
 
@@ -266,6 +267,7 @@ def baseline(
         facility_cost=fc[school_rows],
         demand_cost=rc,
         limit=CUTOFF,
+        node_xy=net.node_xy,
     )
     theirs = nx_pairs(school_found, net, res)
     same_pairs = (mine.astype(bool) != theirs.astype(bool)).nnz

@@ -310,6 +310,7 @@ def _fca(
         demand_cost=dc,
         limit=catchment,
         direct=direct,
+        node_xy=net.node_xy,
     )
     return e2, plain
 

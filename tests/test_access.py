@@ -143,11 +143,17 @@ def test_catchment_access_by_hand_with_a_direct_walk() -> None:
         ga.catchment_access(line, [0], [1, 3], [2.0], [10.0], [steps])
     with pytest.raises(AnalysisError):
         ga.catchment_access(line, [0], [1, 3], [2.0, 4.0], [10.0], [steps], chunk=0)
+    with pytest.raises(AnalysisError, match="node_xy"):
+        ga.catchment_access(
+            line, [0], [1, 3], [2.0, 4.0], [10.0], [steps], node_xy=np.zeros((3, 2))
+        )
 
 
-@pytest.mark.parametrize("chunk", [1, 4, 100])
-def test_catchment_access_equals_the_cost_matrix_way(chunk: int) -> None:
+@pytest.mark.parametrize(("chunk", "by_position"), [(1, False), (4, False), (4, True), (100, True)])
+def test_catchment_access_equals_the_cost_matrix_way(chunk: int, by_position: bool) -> None:
     rng = np.random.default_rng(chunk)
+    # node coordinates only group the facilities: any, even meaningless, give the same
+    node_xy = rng.uniform(0, 1000, (68, 2)) if by_position else None
     g = grid_csr(8, minutes=1.5)
     g = sp.block_diag([g, grid_csr(2)], format="csr")  # a second, unreachable piece
     n_fac, n_dem = 25, 300
@@ -177,9 +183,10 @@ def test_catchment_access_equals_the_cost_matrix_way(chunk: int) -> None:
         limit=9.0,
         direct=direct,
         chunk=chunk,
+        node_xy=node_xy,
     )
     costs = ga.catchment_costs(
-        g, fac, dem, facility_cost=fac_c, demand_cost=dem_c, limit=9.0, chunk=chunk
+        g, fac, dem, facility_cost=fac_c, demand_cost=dem_c, limit=9.0, chunk=chunk, node_xy=node_xy
     )
     costs = ga.with_direct_pairs(costs, *direct, limit=9.0)
     for fn, (acc, ratio) in zip(fns, got, strict=True):
