@@ -1105,12 +1105,11 @@ class SegmentIndex:
 
         Points given several times (homes at one address) are searched once.
         """
-        import pandas as pd
-
-        flat = np.ascontiguousarray(pts, dtype=np.float64).view(np.complex128).ravel()
-        codes, uniq = pd.factorize(flat)
-        order = _morton_order(np.column_stack([uniq.real, uniq.imag]), cell=2 * self.spacing)
-        pts = np.column_stack([uniq.real[order], uniq.imag[order]])
+        order = np.argsort(_morton_codes(pts, cell=1.0))
+        pts = pts[order]
+        new = np.ones(pts.shape[0], dtype=bool)
+        new[1:] = (pts[1:] != pts[:-1]).any(axis=1)
+        pts = pts[new]
         seg, dist, t = self._search(pts, self.k)
         unsure = np.flatnonzero(np.isnan(dist))
         if unsure.size:
@@ -1123,8 +1122,7 @@ class SegmentIndex:
         glen = self.geom_len[edge]
         frac = np.clip(along / np.where(glen > 0, glen, 1), 0, 1)
         where = np.empty_like(order)
-        where[order] = np.arange(order.shape[0])
-        where = where[codes]
+        where[order] = np.cumsum(new) - 1
         return edge[where], dist[where], frac[where]
 
     def _search(self, pts: FloatArray, k: int) -> tuple[IntArray, FloatArray, FloatArray]:
@@ -1171,17 +1169,22 @@ class SegmentIndex:
         return best, self._distance(pts, best, t_b), t_b
 
 
-def _morton_order(pts: FloatArray, *, cell: float) -> IntArray:
-    """Order of ``pts`` along a Z-curve over cells of ``cell`` metres (16 bits per axis)."""
+def _morton_codes(pts: FloatArray, *, cell: float) -> npt.NDArray[np.uint64]:
+    """Position of ``pts`` along a Z-curve over cells of ``cell`` metres (32 bits per axis):
+    sorted by it, points near each other come near each other, and equal points together."""
 
-    def spread(v: IntArray) -> IntArray:
-        v = v & 0xFFFF
-        v = (v | (v << 8)) & 0x00FF00FF
-        v = (v | (v << 4)) & 0x0F0F0F0F
-        v = (v | (v << 2)) & 0x33333333
-        return (v | (v << 1)) & 0x55555555
+    def spread(v: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+        for shift, mask in (
+            (16, 0x0000FFFF0000FFFF),
+            (8, 0x00FF00FF00FF00FF),
+            (4, 0x0F0F0F0F0F0F0F0F),
+            (2, 0x3333333333333333),
+            (1, 0x5555555555555555),
+        ):
+            v = (v | (v << np.uint64(shift))) & np.uint64(mask)
+        return v
 
     if pts.shape[0] == 0:
-        return np.zeros(0, dtype=np.int64)
-    ij = np.clip((pts - pts.min(axis=0)) // cell, 0, 0xFFFF).astype(np.int64)
-    return np.argsort(spread(ij[:, 0]) | (spread(ij[:, 1]) << 1), kind="stable")
+        return np.zeros(0, dtype=np.uint64)
+    ij = np.clip((pts - pts.min(axis=0)) // cell, 0, 0xFFFFFFFF).astype(np.uint64)
+    return spread(ij[:, 0]) | (spread(ij[:, 1]) << np.uint64(1))
