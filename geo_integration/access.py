@@ -17,15 +17,21 @@ cost in minutes to each end (the snap distance plus the length along the edge, w
 - :func:`same_edge_times`: the direct walk between a point and a service on the same edge
   (shorter than going round by the corners when both are on one block).
 - :func:`catchment_costs`: the sparse ``facilities x demand`` matrix of minutes for every
-  pair within a catchment, from one limited Dijkstra per facility, run in chunks.
+  pair within a catchment, from one limited Dijkstra per facility. Facilities are grouped
+  with their neighbours on the graph, and each group's searches run on the only part of
+  the graph they can reach (found by one multi-source search): exact, and many times
+  cheaper than searching the whole city from every facility.
 - :func:`two_step_fca`, :func:`e2sfca`: supply per demand (capacity per migrant) with a
   plain catchment, step weights or Gaussian decay; they agree with PySAL ``access``.
+- :func:`catchment_access`: the same straight from the network, group by group, without
+  the matrix (a facility's ratio needs only its own catchment): for a million residences.
 - :func:`coverage`: people within walking-time thresholds, counted and as a share.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -39,6 +45,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_STEPS",
+    "catchment_access",
     "catchment_costs",
     "coverage",
     "decay_weights",
@@ -170,7 +177,7 @@ def times_at(
     node_minutes: FloatArray, nodes: IntArray, cost: FloatArray, *, limit: float = np.inf
 ) -> FloatArray:
     """Read node times at points entering at ``nodes`` ``(k, 2)`` with ``cost`` ``(k, 2)``."""
-    out = np.min(node_minutes[nodes] + cost, axis=1)
+    out = np.minimum(node_minutes[nodes[:, 0]] + cost[:, 0], node_minutes[nodes[:, 1]] + cost[:, 1])
     out[out > limit] = np.inf
     return out
 
@@ -197,30 +204,24 @@ def same_edge_pairs(
     """
     te = np.asarray(target_edge, dtype=np.int64)
     se = np.asarray(source_edge, dtype=np.int64)
-    tgt_rows = np.flatnonzero(np.isin(te, se[se >= 0]) & (te >= 0))
-    src = pd.DataFrame(
-        {
-            "s": np.arange(se.shape[0]),
-            "edge": se,
-            "spos": np.asarray(source_pos_m, float),
-            "ssnap": np.asarray(source_snap_m, float),
-        }
+    src_rows = np.flatnonzero(se >= 0)
+    src_rows = src_rows[np.argsort(se[src_rows], kind="stable")]
+    size = int(max(te.max(initial=-1), se.max(initial=-1))) + 1
+    per_edge = np.bincount(se[src_rows], minlength=size)
+    start = np.cumsum(per_edge) - per_edge
+    on = np.where(te >= 0, te, 0)
+    count = np.where(te >= 0, per_edge[on], 0)
+    lo = start[on]
+    t = np.repeat(np.arange(te.shape[0]), count)
+    s = src_rows[
+        np.repeat(lo, count) + np.arange(t.shape[0]) - np.repeat(np.cumsum(count) - count, count)
+    ]
+    metres = (
+        np.abs(np.asarray(source_pos_m, float)[s] - np.asarray(target_pos_m, float)[t])
+        + np.asarray(source_snap_m, float)[s]
+        + np.asarray(target_snap_m, float)[t]
     )
-    tgt = pd.DataFrame(
-        {
-            "t": tgt_rows,
-            "edge": te[tgt_rows],
-            "tpos": np.asarray(target_pos_m, float)[tgt_rows],
-            "tsnap": np.asarray(target_snap_m, float)[tgt_rows],
-        }
-    )
-    pairs = tgt.merge(src[src["edge"] >= 0], on="edge")
-    metres = (pairs["spos"] - pairs["tpos"]).abs() + pairs["ssnap"] + pairs["tsnap"]
-    return (
-        pairs["s"].to_numpy(np.int64),
-        pairs["t"].to_numpy(np.int64),
-        (metres / metres_per_min).to_numpy(float),
-    )
+    return s, t, metres / metres_per_min
 
 
 def same_edge_times(
@@ -268,6 +269,227 @@ def _node_index(nodes: IntArray, n: int) -> tuple[IntArray, IntArray]:
     return indptr, order.astype(np.int64)
 
 
+def _facility_groups(
+    csr: sp.csr_array, entry: IntArray, size: int, xy: FloatArray | None = None
+) -> list[IntArray]:
+    """Facilities in groups of at most ``size``, near each other.
+
+    With coordinates ``xy`` (of the ``entry`` nodes), the facilities are halved across the
+    wider side of their extent until each part is small enough. Without, seeds (one
+    facility in ``size``, drawn with a fixed seed) split the graph into cells, each node
+    going to its nearest seed (one multi-source Dijkstra); a facility joins the cell of its
+    ``entry`` node, and larger cells are cut. The grouping only decides how much of the
+    graph each search sees, never the results.
+    """
+    from scipy.sparse.csgraph import dijkstra
+
+    n_fac = entry.shape[0]
+    if n_fac <= size:
+        return [np.arange(n_fac)]
+    if xy is not None:
+        todo, groups = [np.arange(n_fac)], []
+        while todo:
+            ids = todo.pop()
+            if ids.shape[0] <= size:
+                groups.append(ids)
+                continue
+            axis = int(np.argmax(np.ptp(xy[ids], axis=0)))
+            order = ids[np.argsort(xy[ids, axis], kind="stable")]
+            todo += [order[order.shape[0] // 2 :], order[: order.shape[0] // 2]]
+        return groups
+    pick = np.random.default_rng(0).permutation(n_fac)[: -(-n_fac // size)]
+    seeds = np.unique(entry[pick])
+    _d, _p, nearest = dijkstra(
+        csr, directed=True, indices=seeds, min_only=True, return_predecessors=True
+    )
+    cell = np.asarray(nearest)[entry]
+    order = np.argsort(cell, kind="stable")
+    groups = []
+    for members in np.split(order, np.flatnonzero(np.diff(cell[order])) + 1):
+        groups += np.array_split(members, -(-members.shape[0] // size))
+    return groups
+
+
+def _induced(
+    csr: sp.csr_array, keep: IntArray, local: IntArray, fn: IntArray, fc: FloatArray
+) -> sp.csr_array:
+    """The subgraph on nodes ``keep`` (``local`` maps a node to its row there, -1 if out),
+    with one virtual source row per facility appended (edges out of it only)."""
+    import scipy.sparse as sp_mod
+
+    m, c = keep.shape[0], fn.shape[0]
+    owner, flat = _expand(csr.indptr.astype(np.int64), keep)
+    col = local[csr.indices[flat]]
+    inside = col >= 0
+    counts = np.bincount(owner[inside], minlength=m)
+    snode = local[fn]
+    same = snode[:, 0] == snode[:, 1]
+    scost = fc.copy()
+    scost[same, 0] = fc[same].min(axis=1)
+    ok = snode >= 0
+    ok[same, 1] = False
+    indptr = np.zeros(m + c + 1, dtype=np.int32)
+    np.cumsum(np.concatenate([counts, ok.sum(axis=1)]), out=indptr[1:])
+    return sp_mod.csr_array(
+        (
+            np.concatenate([csr.data[flat[inside]], scost[ok]]),
+            np.concatenate([col[inside], snode[ok]]).astype(np.int32),
+            indptr,
+        ),
+        shape=(m + c, m + c),
+    )
+
+
+@dataclass(frozen=True)
+class _Block:
+    """The catchments of a group of facilities over the demand points near them.
+
+    ``minutes[k, r]`` is the walk from facility ``ids[k]`` to demand point ``points[r]``
+    (out of reach where above the limit); points not in ``points`` are out of reach of the
+    whole group.
+    ``probe_minutes`` holds the network minutes of the probed pairs at flat positions
+    ``probe`` (their facility row in ``probe_row``).
+    """
+
+    ids: IntArray
+    points: IntArray
+    minutes: FloatArray
+    probe: IntArray
+    probe_row: IntArray
+    probe_minutes: FloatArray
+
+
+class _Catchments:
+    """One limited Dijkstra per facility, each on the part of the graph its group can reach.
+
+    Every node within ``limit`` of a facility is within ``limit`` of its group (a
+    multi-source search, entry costs taken as 0: a lower bound), and so is every node on the
+    shortest path to it; the per-facility searches therefore run exactly on that subgraph,
+    which is small compared with the city (scipy's search costs grow with the graph's size
+    for every source). The demand points entering the subgraph are then read as one dense
+    block per group (facilities x points), cheap next to walking pair by pair.
+    """
+
+    #: Largest block (facilities x points) read at once; larger groups are cut by rows.
+    max_cells = 4_000_000
+
+    def __init__(
+        self,
+        csr: sp.csr_array,
+        fn: IntArray,
+        fc: FloatArray,
+        dn: IntArray,
+        dc: FloatArray,
+        *,
+        limit: float,
+        size: int | None,
+        node_xy: npt.ArrayLike | None = None,
+    ) -> None:
+        import scipy.sparse as sp_mod
+
+        n = csr.shape[0]
+        if size is None:
+            size = 64 if dn.shape[0] <= n else 32
+        if size < 1:
+            msg = f"chunk must be at least 1, got {size!r}"
+            raise AnalysisError(msg)
+        self.xy: FloatArray | None = None
+        if node_xy is not None:
+            xy = np.asarray(node_xy, dtype=float)
+            if xy.shape != (n, 2):
+                msg = f"node_xy must be ({n}, 2), got {xy.shape}"
+                raise AnalysisError(msg)
+            self.xy = xy[fn[:, 0]]
+        # int32 indices once: scipy's search converts them on every call otherwise
+        self.csr = sp_mod.csr_array(
+            (csr.data, csr.indices.astype(np.int32), csr.indptr.astype(np.int32)),
+            shape=csr.shape,
+        )
+        self.fn, self.fc, self.dn, self.dc = fn, fc, dn, dc
+        self.limit, self.size = limit, size
+        self.u_ptr, self.u_pts = _node_index(dn[:, 0], n)
+        self.v_ptr, self.v_pts = _node_index(dn[:, 1], n)
+        self.mark = np.zeros(n, dtype=bool)
+
+    def blocks(self, probe: tuple[IntArray, IntArray] | None = None) -> Iterator[_Block]:
+        """Yield the catchments group by group.
+
+        ``probe`` is ``(indptr, points)``: for facility ``j`` the demand points
+        ``points[indptr[j]:indptr[j + 1]]`` whose network minutes are wanted whatever they
+        are, near the group or not.
+        """
+        local = np.full(self.csr.shape[0], -1, dtype=np.int64)
+        for ids in _facility_groups(self.csr, self.fn[:, 0], self.size, self.xy):
+            keep, dist = self._search(ids, local)
+            points = self._near(keep[(dist[:, :-1] <= self.limit).any(axis=0)])
+            lu, lv = local[self.dn[points, 0]], local[self.dn[points, 1]]
+            step = max(1, self.max_cells // max(points.shape[0], 1))
+            for lo in range(0, ids.shape[0], step):
+                rows = slice(lo, min(lo + step, ids.shape[0]))
+                yield self._block(ids[rows], dist[rows], points, lu, lv, local, probe)
+            local[keep] = -1
+
+    def _search(self, ids: IntArray, local: IntArray) -> tuple[IntArray, FloatArray]:
+        """The nodes the group ``ids`` can reach (``local`` set to their rows) and the
+        ``(facilities, nodes + 1)`` minutes from each facility (the last column, for nodes
+        out of reach, is inf). Facilities entering alike are searched once."""
+        from scipy.sparse.csgraph import dijkstra
+
+        fn, fc = self.fn[ids], self.fc[ids]
+        bound = dijkstra(
+            self.csr, directed=True, indices=np.unique(fn), min_only=True, limit=self.limit
+        )
+        keep = np.flatnonzero(np.asarray(bound) <= self.limit)
+        local[keep] = np.arange(keep.shape[0])
+        entry, alike = np.unique(np.column_stack([fn, fc]), axis=0, return_inverse=True)
+        sub = _induced(self.csr, keep, local, entry[:, :2].astype(np.int64), entry[:, 2:])
+        c, m = entry.shape[0], keep.shape[0]
+        found = dijkstra(sub, directed=True, indices=m + np.arange(c), limit=self.limit)
+        dist = np.full((c, m + 1), np.inf)
+        dist[:, :m] = np.asarray(found)[:, :m]
+        return keep, dist[alike.ravel()]
+
+    def _near(self, nodes: IntArray) -> IntArray:
+        """The demand points entering at one of ``nodes``, each once."""
+        _o, flat = _expand(self.u_ptr, nodes)
+        first = self.u_pts[flat]
+        _o, flat = _expand(self.v_ptr, nodes)
+        second = self.v_pts[flat]
+        self.mark[nodes] = True
+        second = second[~self.mark[self.dn[second, 0]]]
+        self.mark[nodes] = False
+        return np.concatenate([first, second])
+
+    def _block(
+        self,
+        ids: IntArray,
+        dist: FloatArray,
+        points: IntArray,
+        lu: IntArray,
+        lv: IntArray,
+        local: IntArray,
+        probe: tuple[IntArray, IntArray] | None,
+    ) -> _Block:
+        dc = self.dc
+        minutes = np.take(dist, lu, axis=1)
+        minutes += dc[points, 0]
+        other = np.take(dist, lv, axis=1)
+        other += dc[points, 1]
+        np.minimum(minutes, other, out=minutes)
+        if probe is None:
+            owner = flat = np.zeros(0, dtype=np.int64)
+            t_p = np.zeros(0)
+        else:
+            owner, flat = _expand(probe[0], ids)
+            q = probe[1][flat]
+            t_p = np.minimum(
+                dist[owner, local[self.dn[q, 0]]] + dc[q, 0],
+                dist[owner, local[self.dn[q, 1]]] + dc[q, 1],
+            )
+            t_p[t_p > self.limit] = np.inf
+        return _Block(ids, points, minutes, flat, owner, t_p)
+
+
 def catchment_costs(
     csr_minutes: sp.csr_array,
     facility_nodes: npt.ArrayLike,
@@ -276,56 +498,40 @@ def catchment_costs(
     facility_cost: npt.ArrayLike | None = None,
     demand_cost: npt.ArrayLike | None = None,
     limit: float = 30.0,
-    chunk: int = 64,
+    chunk: int | None = None,
+    node_xy: npt.ArrayLike | None = None,
 ) -> sp.csr_array:
     """Sparse ``(facilities, demand points)`` matrix of minutes, for pairs within ``limit``.
 
-    One Dijkstra per facility, stopped at ``limit`` (scipy ``dijkstra(indices=chunk,
-    limit=...)``), ``chunk`` facilities at a time; only the pairs within the catchment are
-    kept, so memory grows with the catchment, not with ``facilities x demand``. Pairs at
-    exactly 0 minutes are stored as explicit entries (the matrix's structure, not its values,
-    says which pairs are within reach).
-    """
-    from scipy.sparse.csgraph import dijkstra
+    One Dijkstra per facility, stopped at ``limit``, run on the part of the graph the
+    facility's group can reach (groups of ``chunk`` facilities near each other; see
+    :class:`_Catchments`); only the pairs within the catchment are kept, so memory grows
+    with the catchment, not with ``facilities x demand``. Pairs at exactly 0 minutes are
+    stored as explicit entries (the matrix's structure, not its values, says which pairs
+    are within reach). For 2SFCA / E2SFCA without the matrix, see :func:`catchment_access`.
 
+    ``chunk`` is the group size (default: 64, or 32 when there are more demand points than
+    nodes); ``node_xy``, the ``(n, 2)`` node coordinates, lets groups be cut by position
+    (tighter than by the graph alone, so faster). Neither changes the result.
+    """
     n = csr_minutes.shape[0]
     fn, fc = _points(facility_nodes, facility_cost, n, "facilities")
     dn, dc = _points(demand_nodes, demand_cost, n, "demand")
-    n_fac, n_dem = fn.shape[0], dn.shape[0]
-    if chunk < 1:
-        msg = f"chunk must be at least 1, got {chunk!r}"
-        raise AnalysisError(msg)
-    u_ptr, u_pts = _node_index(dn[:, 0], n)
-    v_ptr, v_pts = _node_index(dn[:, 1], n)
-    rows_out: list[npt.NDArray[np.int32]] = []
-    cols_out: list[npt.NDArray[np.int32]] = []
-    vals_out: list[FloatArray] = []
-    for lo in range(0, n_fac, chunk):
-        ids = np.arange(lo, min(lo + chunk, n_fac))
-        aug = _with_sources(csr_minutes, [(fn[j], fc[j]) for j in ids])
-        dist = dijkstra(aug, directed=True, indices=n + np.arange(ids.shape[0]), limit=limit)
-        dist = np.asarray(dist)[:, :n]
-        rj, node = np.nonzero(np.isfinite(dist))
-        reach = dist[rj, node]
-        # demand points whose first end is reached: both ends are checked
-        owner, flat = _expand(u_ptr, node)
-        pts, jj = u_pts[flat], rj[owner]
-        t_u = np.minimum(reach[owner] + dc[pts, 0], dist[jj, dn[pts, 1]] + dc[pts, 1])
-        # demand points reached through their second end only
-        owner, flat = _expand(v_ptr, node)
-        pts_v, jj_v = v_pts[flat], rj[owner]
-        only_v = np.isinf(dist[jj_v, dn[pts_v, 0]])
-        pts_v, jj_v = pts_v[only_v], jj_v[only_v]
-        t_v = reach[owner[only_v]] + dc[pts_v, 1]
-        local = np.concatenate([jj, jj_v])
-        t = np.concatenate([t_u, t_v])
-        col = np.concatenate([pts, pts_v])
-        keep = np.flatnonzero(t <= limit)
-        keep = keep[np.argsort(local[keep], kind="stable")]  # two sorted runs: linear
-        rows_out.append((lo + local[keep]).astype(np.int32))
-        cols_out.append(col[keep].astype(np.int32))
-        vals_out.append(t[keep])
-    return _pairs_csr(rows_out, cols_out, vals_out, (n_fac, n_dem))
+    rows, cols, vals = [np.zeros(0, np.int32)], [np.zeros(0, np.int32)], [np.zeros(0)]
+    search = _Catchments(csr_minutes, fn, fc, dn, dc, limit=limit, size=chunk, node_xy=node_xy)
+    for blk in search.blocks():
+        k, r = np.nonzero(blk.minutes <= limit)
+        rows.append(blk.ids[k].astype(np.int32))
+        cols.append(blk.points[r].astype(np.int32))
+        vals.append(blk.minutes[k, r])
+    row = np.concatenate(rows)
+    order = np.argsort(row, kind="stable")
+    return _pairs_csr(
+        [row[order]],
+        [np.concatenate(cols)[order]],
+        [np.concatenate(vals)[order]],
+        (fn.shape[0], dn.shape[0]),
+    )
 
 
 def _pairs_csr(
@@ -501,6 +707,114 @@ def fca_ratio(
     ratio = np.divide(s, reached, out=np.zeros_like(s), where=reached > 0)
     access = weighted.T @ ratio
     return np.asarray(access, dtype=float), ratio
+
+
+def _weigh(weight_fn: WeightFn, minutes: FloatArray, limit: float) -> FloatArray:
+    """``weight_fn`` within ``limit``, 0 beyond (and at inf)."""
+    inside = minutes <= limit
+    return np.where(inside, weight_fn(np.where(inside, minutes, 0.0)), 0.0)
+
+
+def _direct_index(
+    direct: tuple[npt.ArrayLike, npt.ArrayLike, npt.ArrayLike] | None,
+    n_fac: int,
+    n_dem: int,
+    limit: float,
+) -> tuple[IntArray, IntArray, FloatArray] | None:
+    """Direct pairs (one per facility and point, the shortest) as a CSR over facilities."""
+    if direct is None:
+        return None
+    fac = np.asarray(direct[0], dtype=np.int64)
+    if fac.size == 0:
+        return None
+    mat = _min_csr(
+        fac,
+        np.asarray(direct[1], dtype=np.int64),
+        np.asarray(direct[2], dtype=float),
+        (n_fac, n_dem),
+    )
+    minutes = np.asarray(mat.data, dtype=float)
+    minutes[minutes > limit] = np.inf
+    return mat.indptr.astype(np.int64), mat.indices.astype(np.int64), minutes
+
+
+def catchment_access(
+    csr_minutes: sp.csr_array,
+    facility_nodes: npt.ArrayLike,
+    demand_nodes: npt.ArrayLike,
+    demand: npt.ArrayLike,
+    supply: npt.ArrayLike,
+    weight_fns: Sequence[WeightFn],
+    *,
+    facility_cost: npt.ArrayLike | None = None,
+    demand_cost: npt.ArrayLike | None = None,
+    limit: float = 30.0,
+    direct: tuple[npt.ArrayLike, npt.ArrayLike, npt.ArrayLike] | None = None,
+    chunk: int | None = None,
+    node_xy: npt.ArrayLike | None = None,
+) -> list[tuple[FloatArray, FloatArray]]:
+    """2SFCA / E2SFCA straight from the network, for several weight functions at once.
+
+    The same as :func:`fca_ratio` on :func:`catchment_costs` (with ``direct`` pairs added by
+    :func:`with_direct_pairs`), without building the ``facilities x demand`` matrix: a
+    facility's ratio needs only its own catchment, so both steps are done group by group of
+    facilities as their searches finish. Memory stays that of one group.
+
+    Parameters
+    ----------
+    csr_minutes, facility_nodes, demand_nodes, facility_cost, demand_cost, limit, chunk, node_xy
+        As for :func:`catchment_costs`; ``limit`` is the catchment in minutes.
+    demand, supply
+        ``(R,)`` demand of each point and ``(F,)`` capacity of each facility.
+    weight_fns
+        Weight functions (:func:`decay_weights`); pairs beyond ``limit`` weigh 0.
+    direct
+        ``(facility, point, minutes)`` of walks that do not go through the network's nodes
+        (:func:`same_edge_pairs`); the shorter of the two times counts.
+
+    Returns
+    -------
+    list of (access, ratio)
+        One per weight function: ``(R,)`` access of each demand point and ``(F,)`` ratio of
+        each facility.
+    """
+    n = csr_minutes.shape[0]
+    fn, fc = _points(facility_nodes, facility_cost, n, "facilities")
+    dn, dc = _points(demand_nodes, demand_cost, n, "demand")
+    d = np.asarray(demand, dtype=float)
+    s = np.asarray(supply, dtype=float)
+    if d.shape != (dn.shape[0],) or s.shape != (fn.shape[0],):
+        msg = (
+            f"demand {d.shape} and supply {s.shape} do not match {dn.shape[0]} points and "
+            f"{fn.shape[0]} facilities"
+        )
+        raise AnalysisError(msg)
+    if np.any(~np.isfinite(d)) or np.any(d < 0) or np.any(~np.isfinite(s)) or np.any(s < 0):
+        msg = "demand and supply must be finite and non-negative"
+        raise AnalysisError(msg)
+    pairs = _direct_index(direct, fn.shape[0], dn.shape[0], limit)
+    access = [np.zeros(dn.shape[0]) for _fn in weight_fns]
+    ratios = [np.zeros(fn.shape[0]) for _fn in weight_fns]
+    search = _Catchments(csr_minutes, fn, fc, dn, dc, limit=limit, size=chunk, node_xy=node_xy)
+    for blk in search.blocks(None if pairs is None else pairs[:2]):
+        c = blk.ids.shape[0]
+        dem = d[blk.points]
+        if pairs is not None:
+            p_pt = pairs[1][blk.probe]
+            p_best = np.minimum(blk.probe_minutes, pairs[2][blk.probe])
+        for k, fn_k in enumerate(weight_fns):
+            w = fn_k(blk.minutes)
+            np.multiply(w, blk.minutes <= limit, out=w)
+            reached = np.einsum("ij,j->i", w, dem)
+            if pairs is not None:
+                dw = _weigh(fn_k, p_best, limit) - _weigh(fn_k, blk.probe_minutes, limit)
+                reached += np.bincount(blk.probe_row, dw * d[p_pt], minlength=c)
+            r = np.divide(s[blk.ids], reached, out=np.zeros(c), where=reached > 0)
+            ratios[k][blk.ids] = r
+            access[k][blk.points] += np.einsum("i,ij->j", r, w)
+            if pairs is not None:
+                np.add.at(access[k], p_pt, dw * r[blk.probe_row])
+    return list(zip(access, ratios, strict=True))
 
 
 def two_step_fca(

@@ -287,27 +287,31 @@ def _fca(
     steps: Sequence[tuple[float, float]] | None,
     sigma: float | None,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    from geo_integration.access import (
-        catchment_costs,
-        decay_weights,
-        fca_ratio,
-        same_edge_pairs,
-        with_direct_pairs,
-    )
+    from geo_integration.access import catchment_access, decay_weights, same_edge_pairs
 
     mpm = net.metres_per_minute
     sn, sc = _entry(src, mpm)
     dn, dc = _entry(dst, mpm)
-    costs = catchment_costs(net.minutes, sn, dn, facility_cost=sc, demand_cost=dc, limit=catchment)
-    rows, cols, minutes = same_edge_pairs(
+    direct = same_edge_pairs(
         dst.edge, dst.along_u_m, dst.snap_m, src.edge, src.along_u_m, src.snap_m, metres_per_min=mpm
     )
-    if rows.size:
-        costs = with_direct_pairs(costs, rows, cols, minutes, limit=catchment)
-    e2 = fca_ratio(
-        costs, demand, supply, decay_weights(decay, catchment=catchment, steps=steps, sigma=sigma)
-    )[0]
-    plain = fca_ratio(costs, demand, supply, decay_weights("none", catchment=catchment))[0]
+    fns = [
+        decay_weights(decay, catchment=catchment, steps=steps, sigma=sigma),
+        decay_weights("none", catchment=catchment),
+    ]
+    (e2, _r), (plain, _p) = catchment_access(
+        net.minutes,
+        sn,
+        dn,
+        demand,
+        supply,
+        fns,
+        facility_cost=sc,
+        demand_cost=dc,
+        limit=catchment,
+        direct=direct,
+        node_xy=net.node_xy,
+    )
     return e2, plain
 
 
@@ -391,59 +395,83 @@ def compute_access(
     demand = people.to_numpy(float)[located]
     hex_cells = pd.Index(frame["h3_cell"].dropna().unique())
     centres = _hex_centres(hex_cells, net, cfg.snap_max_m)
-    areas_rows: list[dict[str, Any]] = []
-    capacity_report: dict[str, Any] = {}
-    centroid_times: dict[str, npt.NDArray[np.float64]] = {}
-    samples = None
-    done: dict[bytes, str] = {}  # a secretariat with the same services as a type: reuse
-    for key, (group, rows) in keys.items():
-        src = svc_snap.take(rows)
-        same = done.get(np.sort(rows).tobytes())
-        done.setdefault(np.sort(rows).tobytes(), key)
-        if same is not None:
-            frame[f"time_{key}"] = frame[f"time_{same}"]
-            centroid_times[key] = centroid_times[same]
-            areas_rows += [r | {"key": key, "group": group} for r in areas_rows if r["key"] == same]
-            continue
-        times, nodes_t = _times(net, src, res_snap)
-        frame[f"time_{key}"] = np.nan
-        frame.loc[located, f"time_{key}"] = times
-        centroid_times[key] = _times(net, src, centres)[0] if len(hex_cells) else np.zeros(0)
-        if group == "service_type":
-            supply, capacity_report[key] = _capacity(svc, rows)
-            e2, plain = _fca(
-                net,
-                src,
-                res_snap,
-                demand,
-                supply,
-                catchment=catchment_min,
-                decay=decay,
-                steps=steps,
-                sigma=sigma,
-            )
-            frame[f"e2sfca_{key}"] = np.nan
-            frame.loc[located, f"e2sfca_{key}"] = e2
-            frame[f"two_sfca_{key}"] = np.nan
-            frame.loc[located, f"two_sfca_{key}"] = plain
-        if with_service_areas:
-            samples = samples or _samples(net)
-            areas_rows += _areas(net, samples, nodes_t, src, key, group, thresholds)
-    hexagons, upz_t, loc_t = _aggregates(
-        frame, keys, thresholds, hex_cells, centroid_times, localities, upz, data_dir
+    found = _measure(
+        net,
+        keys,
+        svc,
+        svc_snap,
+        res_snap,
+        centres,
+        demand,
+        thresholds=thresholds,
+        fca={"catchment": catchment_min, "decay": decay, "steps": steps, "sigma": sigma},
+        with_service_areas=with_service_areas,
     )
-    report = _report(residences, located, res_snap, svc, svc_ok, keys, capacity_report, net)
+    frame = _with_columns(frame, located, found.columns)
+    hexagons, upz_t, loc_t = _aggregates(
+        frame, keys, thresholds, hex_cells, found.centroid, localities, upz, data_dir
+    )
+    report = _report(residences, located, res_snap, svc, svc_ok, keys, found.capacity, net)
     return AccessResult(
         residences=frame,
         hexagons=hexagons,
         upz=upz_t,
         localities=loc_t,
-        service_areas=_areas_frame(areas_rows),
+        service_areas=_areas_frame(found.areas),
         keys={k: g for k, (g, _r) in keys.items()},
         thresholds=thresholds,
         report=report,
         privacy_k=cfg.privacy_k,
     )
+
+
+@dataclass
+class _Found:
+    """Per-key measures of the located residences (columns), hexagon centres, service areas
+    and capacity fill-ins."""
+
+    columns: dict[str, npt.NDArray[np.float64]] = field(default_factory=dict)
+    centroid: dict[str, npt.NDArray[np.float64]] = field(default_factory=dict)
+    areas: list[dict[str, Any]] = field(default_factory=list)
+    capacity: dict[str, Any] = field(default_factory=dict)
+
+
+def _measure(
+    net: StreetNetwork,
+    keys: dict[str, tuple[str, npt.NDArray[np.int64]]],
+    svc: pd.DataFrame,
+    svc_snap: Snap,
+    res_snap: Snap,
+    centres: Snap,
+    demand: npt.NDArray[np.float64],
+    *,
+    thresholds: tuple[float, ...],
+    fca: dict[str, Any],
+    with_service_areas: bool,
+) -> _Found:
+    """Times, supply ratios and service areas for every key (a key with the same services
+    as an earlier one reuses its results)."""
+    out = _Found()
+    samples = None
+    done: dict[bytes, str] = {}
+    for key, (group, rows) in keys.items():
+        src = svc_snap.take(rows)
+        same = done.setdefault(np.sort(rows).tobytes(), key)
+        if same != key:
+            out.columns[f"time_{key}"] = out.columns[f"time_{same}"]
+            out.centroid[key] = out.centroid[same]
+            out.areas += [r | {"key": key, "group": group} for r in out.areas if r["key"] == same]
+            continue
+        out.columns[f"time_{key}"], nodes_t = _times(net, src, res_snap)
+        out.centroid[key] = _times(net, src, centres)[0] if len(centres.edge) else np.zeros(0)
+        if group == "service_type":
+            supply, out.capacity[key] = _capacity(svc, rows)
+            e2, plain = _fca(net, src, res_snap, demand, supply, **fca)
+            out.columns[f"e2sfca_{key}"], out.columns[f"two_sfca_{key}"] = e2, plain
+        if with_service_areas:
+            samples = samples or _samples(net)
+            out.areas += _areas(net, samples, nodes_t, src, key, group, thresholds)
+    return out
 
 
 # --------------------------------------------------------------------------- frames
@@ -472,6 +500,19 @@ def _residence_frame(
     lon, lat = Transformer.from_crs(METRIC_CRS, WGS84, always_xy=True).transform(xy[:, 0], xy[:, 1])
     frame["h3_cell"] = h3_cells(lat, lon, resolution=cfg.h3_resolution)
     return frame
+
+
+def _with_columns(
+    frame: pd.DataFrame,
+    located: npt.NDArray[np.bool_],
+    columns: dict[str, npt.NDArray[np.float64]],
+) -> pd.DataFrame:
+    """``frame`` with the per-key columns of the located residences (NaN elsewhere)."""
+    full = {}
+    for name, values in columns.items():
+        full[name] = np.full(len(frame), np.nan)
+        full[name][located] = values
+    return pd.concat([frame, pd.DataFrame(full, index=frame.index)], axis=1)
 
 
 def _boundaries(
@@ -563,40 +604,60 @@ def _areas_frame(rows: list[dict[str, Any]]) -> gpd.GeoDataFrame:
     return frame[["key", "group", "threshold_min", "area_km2", "geometry"]].to_crs(WGS84)
 
 
-def _weighted_median(groups: pd.Series, values: pd.Series, weights: pd.Series) -> pd.Series:
-    """Per group, the smallest value with at least half of the group's weight at or below."""
-    data = pd.DataFrame({"g": groups, "v": values, "w": weights}).dropna(subset=["g", "v"])
-    data = data.sort_values(["g", "v"], kind="stable")
-    cum = data.groupby("g", sort=False)["w"].cumsum()
-    half = data.groupby("g", sort=False)["w"].transform("sum") / 2
-    return data[cum >= half].groupby("g", sort=False)["v"].first()
+def _weighted_median(
+    codes: npt.NDArray[np.int64],
+    n_groups: int,
+    values: npt.NDArray[np.float64],
+    weights: npt.NDArray[np.float64],
+) -> npt.NDArray[np.float64]:
+    """Per group, the smallest value with at least half of the group's weight at or below
+    (NaN values left out; NaN for a group without values)."""
+    ok = ~np.isnan(values)
+    g, v, w = codes[ok], values[ok], weights[ok]
+    order = np.lexsort((v, g))
+    g, v, w = g[order], v[order], w[order]
+    total = np.bincount(g, w, minlength=n_groups)
+    cum = np.cumsum(w)
+    start = np.searchsorted(g, np.arange(n_groups))
+    before = np.concatenate([[0.0], cum])[start]
+    past = np.flatnonzero(cum - before[g] >= total[g] / 2)
+    out = np.full(n_groups, np.nan)
+    if past.size:
+        head = past[np.r_[True, g[past][1:] != g[past][:-1]]]
+        out[g[head]] = v[head]
+    return out
 
 
 def _aggregate(
     frame: pd.DataFrame, by: str, keys: dict[str, tuple[str, Any]], thresholds: tuple[float, ...]
 ) -> pd.DataFrame:
-    from geo_integration.access import coverage, threshold_label
+    from geo_integration.access import threshold_label
 
     data = frame[frame["located"] & frame[by].notna()]
-    groups = data[by].astype(str)
-    w = data["household_size"]
-    out = pd.DataFrame(
-        {"migrants": w.groupby(groups).sum(), "residences": w.groupby(groups).size()}
-    )
+    codes, labels = pd.factorize(data[by].astype(str), sort=True)
+    n = len(labels)
+    w = data["household_size"].to_numpy(float)
+    migrants = np.bincount(codes, w, minlength=n)
+    share_base = np.where(migrants > 0, migrants, np.nan)
+    cols: dict[str, Any] = {
+        "migrants": migrants,
+        "residences": np.bincount(codes, minlength=n).astype("int64"),
+    }
     for key, (group, _rows) in keys.items():
-        t = data[f"time_{key}"]
-        out[f"median_time_{key}"] = _weighted_median(groups, t, w)
-        cov = coverage(t.to_numpy(), w.to_numpy(), thresholds, groups=groups.to_numpy())
+        t = data[f"time_{key}"].to_numpy(float)
+        cols[f"median_time_{key}"] = _weighted_median(codes, n, t, w)
         for thr in thresholds:
             lab = threshold_label(thr)
-            out[f"within_{lab}_{key}"] = cov[f"within_{lab}"]
-            out[f"share_within_{lab}_{key}"] = cov[f"share_within_{lab}"]
+            within = np.bincount(codes, np.where(t <= thr, w, 0.0), minlength=n)
+            cols[f"within_{lab}_{key}"] = within
+            cols[f"share_within_{lab}_{key}"] = within / share_base
         if group == "service_type":
             for measure in ("e2sfca", "two_sfca"):
-                col = data[f"{measure}_{key}"] * w
-                out[f"{measure}_{key}"] = col.groupby(groups).sum() / out["migrants"]
-    out["residences"] = out["residences"].astype("int64")
-    return out
+                x = data[f"{measure}_{key}"].to_numpy(float) * w
+                cols[f"{measure}_{key}"] = (
+                    np.bincount(codes, np.nan_to_num(x), minlength=n) / migrants
+                )
+    return pd.DataFrame(cols, index=pd.Index(labels, name=by))
 
 
 def _aggregates(

@@ -1040,9 +1040,11 @@ class SegmentIndex:
     Sample points are laid along every segment at most ``spacing`` metres apart and put in
     a KD-tree. For a query point at distance ``d1`` from its nearest sample, every segment
     closer than ``d1`` has a sample within ``d1 + spacing / 2``; the ``k`` nearest samples
-    are checked exactly, and the few points whose ``k`` samples do not reach that radius
-    fall back to a shapely STRtree search. About five times faster than the STRtree alone
-    on a million points.
+    are checked exactly; the few points whose ``k`` samples do not reach that radius are
+    searched again with more samples, and the last ones with every sample in that radius.
+    The queries are made in Morton (Z-curve) order, so that neighbouring queries walk the
+    same part of the tree (about three times faster than in the input order on a million
+    points), and a point given several times is searched once.
     """
 
     def __init__(self, net: StreetNetwork, *, spacing: float = 10.0, k: int = 6) -> None:
@@ -1054,7 +1056,12 @@ class SegmentIndex:
         self.a = coords[:-1][same]
         self.b = coords[1:][same]
         self.edge = owner[:-1][same].astype(np.int64)
-        seg_len = np.hypot(*(self.b - self.a).T)
+        delta = self.b - self.a
+        seg_len = np.hypot(*delta.T)
+        den = (delta * delta).sum(axis=1)
+        # per segment: start x, y, direction x, y, squared length (1 where 0): one row to read
+        self.table = np.column_stack([self.a, delta, np.where(den > 0, den, 1.0)])
+        self.seg_len = seg_len
         cum = np.concatenate([[0.0], np.cumsum(seg_len)])
         edge_first = np.searchsorted(self.edge, np.arange(net.n_edges))
         self.start = cum[:-1] - cum[edge_first[self.edge]]
@@ -1064,23 +1071,45 @@ class SegmentIndex:
         seg_of = np.repeat(np.arange(seg_len.shape[0]), n_samp)
         first = np.repeat(np.cumsum(n_samp) - n_samp, n_samp)
         t = (np.arange(seg_of.shape[0]) - first) / np.maximum(n_samp[seg_of] - 1, 1)
-        samples = self.a[seg_of] + t[:, None] * (self.b[seg_of] - self.a[seg_of])
+        samples = self.a[seg_of] + t[:, None] * delta[seg_of]
         self.sample_seg = seg_of
         self.tree = cKDTree(samples)
 
-    def _project(
-        self, px: FloatArray, py: FloatArray, seg: IntArray
-    ) -> tuple[FloatArray, FloatArray]:
-        """Distance from points to segments ``seg`` and the fraction along them (broadcast)."""
-        ax, ay = self.a[seg, 0], self.a[seg, 1]
-        dx, dy = self.b[seg, 0] - ax, self.b[seg, 1] - ay
-        den = dx * dx + dy * dy
-        t = ((px - ax) * dx + (py - ay) * dy) / np.where(den > 0, den, 1.0)
+    def _project(self, pts: FloatArray, seg: IntArray) -> tuple[FloatArray, FloatArray]:
+        """Squared distance from points ``(p, 2)`` to segments ``seg`` ``(p, j)`` and the
+        fraction along them."""
+        row = self.table[seg]
+        rx = pts[:, None, 0] - row[..., 0]
+        ry = pts[:, None, 1] - row[..., 1]
+        dx, dy = row[..., 2], row[..., 3]
+        t = rx * dx
+        t += ry * dy
+        t /= row[..., 4]
         np.clip(t, 0.0, 1.0, out=t)
-        return np.hypot(px - ax - t * dx, py - ay - t * dy), t
+        rx -= t * dx
+        ry -= t * dy
+        rx *= rx
+        ry *= ry
+        rx += ry
+        return rx, t
+
+    def _distance(self, pts: FloatArray, seg: IntArray, t: FloatArray) -> FloatArray:
+        """Distance from each point to the point at fraction ``t`` of its segment."""
+        row = self.table[seg]
+        return np.hypot(
+            pts[:, 0] - row[:, 0] - t * row[:, 2], pts[:, 1] - row[:, 1] - t * row[:, 3]
+        )
 
     def nearest(self, pts: FloatArray) -> tuple[IntArray, FloatArray, FloatArray]:
-        """Return, for each point, the nearest edge, the distance and the fraction along it."""
+        """Return, for each point, the nearest edge, the distance and the fraction along it.
+
+        Points given several times (homes at one address) are searched once.
+        """
+        order = np.argsort(_morton_codes(pts, cell=1.0))
+        pts = pts[order]
+        new = np.ones(pts.shape[0], dtype=bool)
+        new[1:] = (pts[1:] != pts[:-1]).any(axis=1)
+        pts = pts[new]
         seg, dist, t = self._search(pts, self.k)
         unsure = np.flatnonzero(np.isnan(dist))
         if unsure.size:
@@ -1089,33 +1118,73 @@ class SegmentIndex:
             if still.size:
                 seg[still], dist[still], t[still] = self._fallback(pts[still])
         edge = self.edge[seg]
-        seg_len = np.hypot(*(self.b[seg] - self.a[seg]).T)
-        along = self.start[seg] + t * seg_len
+        along = self.start[seg] + t * self.seg_len[seg]
         glen = self.geom_len[edge]
         frac = np.clip(along / np.where(glen > 0, glen, 1), 0, 1)
-        return edge, dist, frac
+        where = np.empty_like(order)
+        where[order] = np.cumsum(new) - 1
+        return edge[where], dist[where], frac[where]
 
     def _search(self, pts: FloatArray, k: int) -> tuple[IntArray, FloatArray, FloatArray]:
-        """Best of the ``k`` nearest samples' segments; NaN distance where not proven."""
+        """Best of the ``k`` nearest samples' segments; NaN distance where not proven.
+
+        The samples are checked nearest first, and only while they are nearer than the
+        best distance so far plus half the spacing (farther ones cannot hold a closer
+        segment).
+        """
         k = min(k, self.sample_seg.shape[0])
-        dk, ik = self.tree.query(pts, k=k)
+        dk, ik = self.tree.query(pts, k=k, workers=-1)
         dk, ik = dk.reshape(len(pts), k), ik.reshape(len(pts), k)
         seg = self.sample_seg[ik]
-        d, t = self._project(pts[:, :1], pts[:, 1:], seg)
-        best = np.argmin(d, axis=1)
-        rows = np.arange(len(pts))
-        seg_b, d_b, t_b = seg[rows, best], d[rows, best], t[rows, best]
+        best = seg[:, 0].copy()
+        d2, t = self._project(pts, best[:, None])
+        d2, t = d2[:, 0], t[:, 0]
+        reach = np.sqrt(d2) + self.spacing / 2
+        for j in range(1, k):
+            idx = np.flatnonzero((dk[:, j] < reach) & (seg[:, j] != best))
+            if idx.size == 0:
+                continue
+            d2_j, t_j = self._project(pts[idx], seg[idx, j : j + 1])
+            better = d2_j[:, 0] < d2[idx]
+            won = idx[better]
+            best[won], d2[won], t[won] = seg[won, j], d2_j[better, 0], t_j[better, 0]
+            reach[won] = np.sqrt(d2[won]) + self.spacing / 2
+        dist = self._distance(pts, best, t)
         if k < self.sample_seg.shape[0]:
-            d_b[dk[:, -1] < d_b + self.spacing / 2] = np.nan
-        return seg_b, d_b, t_b
+            dist[dk[:, -1] < dist + self.spacing / 2] = np.nan
+        return best, dist, t
 
     def _fallback(self, pts: FloatArray) -> tuple[IntArray, FloatArray, FloatArray]:
-        import shapely
+        """Exact search for the few points far from every street: all samples within the
+        nearest sample's distance plus half the spacing are checked."""
+        d1, _i = self.tree.query(pts, k=1)
+        found = self.tree.query_ball_point(pts, r=d1 + self.spacing / 2 + 1e-6)
+        counts = np.array([len(f) for f in found], dtype=np.int64)
+        owner = np.repeat(np.arange(len(pts)), counts)
+        seg = self.sample_seg[np.concatenate([np.asarray(f, dtype=np.int64) for f in found])]
+        d2, t = self._project(pts[owner], seg[:, None])
+        order = np.lexsort((d2[:, 0], owner))
+        first = order[np.r_[True, owner[order][1:] != owner[order][:-1]]]
+        best, t_b = seg[first], t[first, 0]
+        return best, self._distance(pts, best, t_b), t_b
 
-        segs = shapely.linestrings(np.stack([self.a, self.b], axis=1))
-        tree = shapely.STRtree(segs)
-        hit = tree.query_nearest(shapely.points(pts), all_matches=False)
-        seg = np.empty(len(pts), dtype=np.int64)
-        seg[hit[0]] = hit[1]
-        d, t = self._project(pts[:, 0], pts[:, 1], seg)
-        return seg, d, t
+
+def _morton_codes(pts: FloatArray, *, cell: float) -> npt.NDArray[np.uint64]:
+    """Position of ``pts`` along a Z-curve over cells of ``cell`` metres (32 bits per axis):
+    sorted by it, points near each other come near each other, and equal points together."""
+
+    def spread(v: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+        for shift, mask in (
+            (16, 0x0000FFFF0000FFFF),
+            (8, 0x00FF00FF00FF00FF),
+            (4, 0x0F0F0F0F0F0F0F0F),
+            (2, 0x3333333333333333),
+            (1, 0x5555555555555555),
+        ):
+            v = (v | (v << np.uint64(shift))) & np.uint64(mask)
+        return v
+
+    if pts.shape[0] == 0:
+        return np.zeros(0, dtype=np.uint64)
+    ij = np.clip((pts - pts.min(axis=0)) // cell, 0, 0xFFFFFFFF).astype(np.uint64)
+    return spread(ij[:, 0]) | (spread(ij[:, 1]) << np.uint64(1))

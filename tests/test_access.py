@@ -57,6 +57,20 @@ def test_same_edge_walk_is_direct() -> None:
     )
     assert got[0] == pytest.approx((40 + 5 + 10) / 75)
     assert np.isinf(got[1:]).all()
+    # every pair on a shared edge: two services on edge 7, one on edge 3, one off the network
+    s, t, minutes = ga.same_edge_pairs(
+        [7, 3, -1, 7],
+        [20.0, 10.0, 0.0, 90.0],
+        [5.0, 0.0, 0.0, 0.0],
+        [3, 7, -1, 7],
+        [40.0, 60.0, 0.0, 0.0],
+        [1.0, 10.0, 0.0, 0.0],
+        metres_per_min=75,
+    )
+    got_pairs = {(int(a), int(b)): float(m) * 75 for a, b, m in zip(s, t, minutes, strict=True)}
+    assert got_pairs == pytest.approx(
+        {(1, 0): 55.0, (3, 0): 25.0, (0, 1): 31.0, (1, 3): 40.0, (3, 3): 90.0}
+    )
 
 
 def test_nearest_times_equal_networkx_on_random_graphs() -> None:
@@ -101,6 +115,85 @@ def test_catchment_costs_with_edge_entries_match_brute_force() -> None:
     dense[coo.row, coo.col] = coo.data
     full[full > 7.0] = np.inf
     np.testing.assert_allclose(dense, full)
+
+
+def test_catchment_access_by_hand_with_a_direct_walk() -> None:
+    # a street 0-1-2-3 of 5-minute blocks; the service at node 0 has 10 places
+    line = symmetric_min_csr([0, 1, 2], [1, 2, 3], [5.0, 5.0, 5.0], 4)
+    steps = ga.step_weights(((10, 1.0), (20, 0.5), (30, 0.1)))
+    plain = ga.decay_weights("none", catchment=30)
+    # 2 people at node 1 (5 min, weight 1), 4 at node 3 (15 min, weight 0.5): R = 10 / 4
+    (acc, ratio), (acc2, _r) = ga.catchment_access(
+        line, [0], [1, 3], [2.0, 4.0], [10.0], [steps, plain], limit=30
+    )
+    np.testing.assert_allclose(ratio, [2.5])
+    np.testing.assert_allclose(acc, [2.5, 1.25])
+    np.testing.assert_allclose(acc2, [10 / 6, 10 / 6])
+    # a direct walk of 8 minutes to the second point (same street): now weight 1 too
+    (acc, ratio), _ = ga.catchment_access(
+        line, [0], [1, 3], [2.0, 4.0], [10.0], [steps, plain], limit=30, direct=([0], [1], [8.0])
+    )
+    np.testing.assert_allclose(acc, [10 / 6, 10 / 6])
+    # a longer direct walk changes nothing; beyond the limit the point is out of reach
+    (acc, _r), _ = ga.catchment_access(
+        line, [0], [1, 3], [2.0, 4.0], [10.0], [steps, plain], limit=12, direct=([0], [1], [20.0])
+    )
+    np.testing.assert_allclose(acc, [5.0, 0.0])
+    with pytest.raises(AnalysisError):
+        ga.catchment_access(line, [0], [1, 3], [2.0], [10.0], [steps])
+    with pytest.raises(AnalysisError):
+        ga.catchment_access(line, [0], [1, 3], [2.0, 4.0], [10.0], [steps], chunk=0)
+    with pytest.raises(AnalysisError, match="node_xy"):
+        ga.catchment_access(
+            line, [0], [1, 3], [2.0, 4.0], [10.0], [steps], node_xy=np.zeros((3, 2))
+        )
+
+
+@pytest.mark.parametrize(("chunk", "by_position"), [(1, False), (4, False), (4, True), (100, True)])
+def test_catchment_access_equals_the_cost_matrix_way(chunk: int, by_position: bool) -> None:
+    rng = np.random.default_rng(chunk)
+    # node coordinates only group the facilities: any, even meaningless, give the same
+    node_xy = rng.uniform(0, 1000, (68, 2)) if by_position else None
+    g = grid_csr(8, minutes=1.5)
+    g = sp.block_diag([g, grid_csr(2)], format="csr")  # a second, unreachable piece
+    n_fac, n_dem = 25, 300
+    fac = rng.integers(0, 64, (n_fac, 2))
+    fac_c = rng.uniform(0, 2, (n_fac, 2))
+    fac[5], fac_c[5] = fac[3], fac_c[3]  # two services at one place: searched once
+    dem = rng.integers(0, 64, (n_dem, 2))
+    dem[-10:] = rng.integers(64, 68, (10, 2))  # nobody can reach these
+    dem_c = rng.uniform(0, 2, (n_dem, 2))
+    demand = rng.integers(0, 5, n_dem).astype(float)
+    supply = rng.uniform(1, 50, n_fac)
+    direct = (rng.integers(0, n_fac, 80), rng.integers(0, n_dem - 10, 80), rng.uniform(0, 14, 80))
+    fns = [
+        ga.decay_weights("step", catchment=9.0),
+        ga.decay_weights("gaussian", catchment=9.0, sigma=4.0),
+        ga.decay_weights("none", catchment=9.0),
+    ]
+    got = ga.catchment_access(
+        g,
+        fac,
+        dem,
+        demand,
+        supply,
+        fns,
+        facility_cost=fac_c,
+        demand_cost=dem_c,
+        limit=9.0,
+        direct=direct,
+        chunk=chunk,
+        node_xy=node_xy,
+    )
+    costs = ga.catchment_costs(
+        g, fac, dem, facility_cost=fac_c, demand_cost=dem_c, limit=9.0, chunk=chunk, node_xy=node_xy
+    )
+    costs = ga.with_direct_pairs(costs, *direct, limit=9.0)
+    for fn, (acc, ratio) in zip(fns, got, strict=True):
+        ref_acc, ref_ratio = ga.fca_ratio(costs, demand, supply, fn)
+        np.testing.assert_allclose(acc, ref_acc, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(ratio, ref_ratio, rtol=1e-12, atol=1e-15)
+    assert (got[0][0][:-10] > 0).any() and (got[0][0][-10:] == 0).all()
 
 
 def test_coverage_counts_and_shares_by_hand() -> None:

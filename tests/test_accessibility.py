@@ -199,3 +199,17 @@ def test_cli_access(
     )
     assert "missing" in capsys.readouterr().err
     assert main(["access", str(drop), "--thresholds", "ten", "--out", str(out)]) == 2
+
+
+def test_weighted_median_by_hand() -> None:
+    from geo_integration.accessibility import _weighted_median
+
+    codes = np.array([0, 1, 0, 0, 1, 2])
+    values = np.array([3.0, 5.0, 1.0, 2.0, np.nan, np.nan])
+    weights = np.array([1.0, 1.0, 1.0, 2.0, 1.0, 4.0])
+    # group 0: 1 (w 1), 2 (w 2), 3 (w 1): half of 4 is reached at 2; group 2 has no values
+    got = _weighted_median(codes, 4, values, weights)
+    np.testing.assert_array_equal(got, [2.0, 5.0, np.nan, np.nan])
+    # an even split takes the lower value, as "at least half at or below"
+    got = _weighted_median(np.zeros(2, dtype=np.int64), 1, np.array([7.0, 1.0]), np.ones(2))
+    assert got.tolist() == [1.0]

@@ -210,11 +210,23 @@ def test_snap_matches_shapely_nearest_on_random_points() -> None:
     pts = np.column_stack(
         [ORIGIN[0] + rng.uniform(-1100, 0, 400), ORIGIN[1] + rng.uniform(0, 1100, 400)]
     )
+    pts = np.vstack([pts, pts[::3], [[ORIGIN[0] + 3000, ORIGIN[1] - 2500]]])  # repeats, far
     snap = gn.snap_points(net, pts)
     _idx, dist = shapely.STRtree(net.edge_geometry).query_nearest(
         shapely.points(pts), return_distance=True, all_matches=False
     )
     np.testing.assert_allclose(snap.snap_m, dist, atol=1e-6)
+    # a repeated point gets exactly the snap of its first occurrence
+    np.testing.assert_array_equal(snap.edge[400:-1], snap.edge[:400:3])
+    np.testing.assert_array_equal(snap.along_u_m[400:-1], snap.along_u_m[:400:3])
+    # with one sample looked at first, most points need the second look and the ball search
+    few = gn.SegmentIndex(net, k=1).nearest(pts)
+    np.testing.assert_allclose(few[1], snap.snap_m, atol=1e-9)
+    # the input order does not matter
+    perm = rng.permutation(len(pts))
+    again = gn.snap_points(net, pts[perm])
+    np.testing.assert_array_equal(again.edge, snap.edge[perm])
+    np.testing.assert_array_equal(again.snap_m, snap.snap_m[perm])
 
 
 def test_minicity_network() -> None:

@@ -57,3 +57,33 @@ def test_service_on_mid_block_reaches_its_own_street() -> None:
     )
     assert mask.sum() == 5  # samples at 30, 40, 50, 60, 70 m
     assert service_area(np.zeros((0, 2))) is None
+
+
+@pytest.mark.parametrize("radius", [0.5, 1.0, 2.0, 2.5, 3.7])
+def test_disc_minimum_is_the_dilation_of_every_level(radius: float) -> None:
+    from scipy import ndimage
+
+    from geo_integration.service_areas import _disc_min
+
+    rng = np.random.default_rng(int(radius * 10))
+    grid = rng.integers(0, 4, (37, 53)).astype(np.uint8)
+    grid[rng.uniform(size=grid.shape) < 0.9] = 4  # mostly out of reach
+    got = _disc_min(grid, radius, 4)
+    k = int(np.ceil(radius))
+    yy, xx = np.mgrid[-k : k + 1, -k : k + 1]
+    disc = (xx * xx + yy * yy) <= radius * radius + 0.25
+    for level in range(4):
+        expected = ndimage.binary_dilation(grid <= level, structure=disc)
+        np.testing.assert_array_equal(got <= level, expected)
+
+
+def test_areas_of_several_thresholds_are_nested_and_in_input_order() -> None:
+    net = network_from_centrelines(street_segments())
+    here = metric(5, 5)
+    node = int(np.argmin(np.hypot(*(net.node_xy - [here.x, here.y]).T)))
+    t = node_times(net.minutes, [node])
+    big, small, none = service_areas(net, t, [400 / 75, 150 / 75, 0.0], buffer_m=30, cell_m=10)
+    assert none is None or none.area < small.area
+    assert small.area < big.area
+    assert small.difference(big).area < 0.01 * small.area  # simplification aside, nested
+    assert big.contains(metric(5, 8.5)) and not small.contains(metric(5, 8.5))
