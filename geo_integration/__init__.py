@@ -36,6 +36,7 @@ _API: dict[str, str] = {
     "load_hospitals": "geo_integration.loaders",
     "load_supercade": "geo_integration.loaders",
     "load_migration_figures": "geo_integration.loaders",
+    "catchment_access": "geo_integration.access",
     "find_clusters": "geo_integration.clusters",
     "cluster_table": "geo_integration.clusters",
     "getis_ord": "geo_integration.hotspots",

@@ -115,9 +115,11 @@ class AccessResult:
         """Write the aggregated tables and service areas; return the written paths.
 
         ``hexagons``, ``upz`` and ``localities`` go to GeoParquet and CSV (without geometry)
-        after small-count suppression (``privacy_k``); service areas to GeoParquet and a CSV
-        of their sizes; the counts to ``access_report.json``. No per-residence table is ever
-        written.
+        after small-count suppression (``privacy_k``): UPZ and localities below ``k`` are
+        blanked and flagged ``suppressed``; hexagons below ``k`` are left out (a blank
+        0.1 km² cell would still say that a few migrants live there); service areas to
+        GeoParquet and a CSV of their sizes; the counts to ``access_report.json``. No
+        per-residence table is ever written.
         """
         from geo_integration.fileio import atomic_path, write_text
         from geo_integration.privacy import suppress_small_counts
@@ -127,6 +129,8 @@ class AccessResult:
         tables = {"hexagons": self.hexagons, "upz": self.upz, "localities": self.localities}
         for name, table in tables.items():
             safe = suppress_small_counts(table, count_col="migrants", k=self.privacy_k)
+            if name == "hexagons":
+                safe = safe[~safe["suppressed"].to_numpy(dtype=bool)]
             _check_aggregate(safe, name)
             with atomic_path(out / f"access_{name}.parquet") as tmp:
                 safe.to_parquet(tmp)

@@ -193,6 +193,7 @@ class NetworkSiting:
             every,
             facility_cost=np.column_stack([cu, cv]),
             limit=self.cutoff,
+            node_xy=net.node_xy,
         ).tocsc()
         if len(self.existing_xy):
             es = snap_points(net, self.existing_xy)

@@ -115,6 +115,10 @@ def test_write_suppresses_and_never_writes_residences(
     loc = gpd.read_parquet(tmp_path / "access_localities.parquet")
     assert loc.loc["11", "suppressed"] and np.isnan(loc.loc["11", "migrants"])
     assert not loc.loc["19", "suppressed"] and loc.loc["19", "migrants"] == 12
+    hexes = gpd.read_parquet(tmp_path / "access_hexagons.parquet")
+    small = result.hexagons.index[result.hexagons["migrants"] < Settings().privacy_k]
+    assert len(small) and not set(small) & set(hexes.index)  # left out, not blanked
+    assert (hexes["migrants"] >= Settings().privacy_k).all()
     for path in paths:
         text = path.read_bytes()
         assert b"r10" not in text and b"record_id" not in text and b"snap_m" not in text
