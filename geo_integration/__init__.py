@@ -15,6 +15,11 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it
 _API: dict[str, str] = {
+    "run_drop": "geo_integration.pipeline",
+    "SitingOptions": "geo_integration.pipeline",
+    "privacy_check": "geo_integration.pipeline",
+    "open_or_ingest": "geo_integration.pipeline",
+    "site": "geo_integration.siting_network",
     "Settings": "geo_integration.config",
     "load_settings": "geo_integration.config",
     "resolve_data_dir": "geo_integration.config",

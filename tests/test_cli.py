@@ -34,3 +34,10 @@ def test_import_has_no_heavy_side_effects() -> None:
     code = "import sys, geo_integration; print('geopandas' in sys.modules)"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == "False"
+
+
+def test_every_public_name_resolves() -> None:
+    import geo_integration as gi
+
+    for name in gi.__all__:
+        assert getattr(gi, name) is not None, name
