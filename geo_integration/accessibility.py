@@ -21,6 +21,7 @@ Per residence (:attr:`AccessResult.residences`, in memory only, index aligned to
 - ``snap_m``: metres from the residence to the street it was snapped to;
 - ``far_from_network``: ``snap_m`` above ``Settings.snap_max_m`` (default 300 m);
 - ``located``: has coordinates (the others are counted, not measured);
+- ``lon``, ``lat``: the residence's position (EPSG:4326; NaN when not located);
 - ``h3_cell``, ``loc_code``, ``upz_code``: the units it counts in.
 
 Aggregates (:attr:`AccessResult.hexagons`, ``upz``, ``localities``; GeoDataFrames in EPSG:4326
@@ -502,6 +503,7 @@ def _residence_frame(
     frame["far_from_network"] = False
     frame.loc[located, "far_from_network"] = snap.far_from_network
     lon, lat = Transformer.from_crs(METRIC_CRS, WGS84, always_xy=True).transform(xy[:, 0], xy[:, 1])
+    frame["lon"], frame["lat"] = lon, lat  # in memory only: never written
     frame["h3_cell"] = h3_cells(lat, lon, resolution=cfg.h3_resolution)
     return frame
 

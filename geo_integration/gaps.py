@@ -586,7 +586,8 @@ def find_gaps(
     settings
         Thresholds, privacy ``k`` and seed (default :class:`Settings`).
     service_types
-        Types to analyse (default: every ``time_<type>`` of ``residences``).
+        Types to analyse (default: every ``time_<type>`` of ``residences`` whose
+        ``e2sfca_<type>`` is in ``hexagons``: service types, not secretariats).
     main_threshold_min
         Threshold of the gap index (default 15 minutes, else the median threshold).
     cluster_method, eps_m, min_samples, min_cluster_people
@@ -604,7 +605,10 @@ def find_gaps(
     GapsResult
     """
     settings = settings or Settings()
-    types = list(service_types) if service_types is not None else service_types_of(residences)
+    if service_types is not None:
+        types = list(service_types)
+    else:  # service types measured with supply (secretariats have times only: skipped)
+        types = [t for t in service_types_of(residences) if f"e2sfca_{t}" in hexagons.columns]
     if not types:
         msg = "no service type: residences have no time_<type> column"
         raise AnalysisError(msg)

@@ -467,9 +467,7 @@ def _stage_access(run: _Run, drop: Any) -> _Access:
                 catchment_min=cfg.catchment_min,
                 decay=cfg.decay,
             )
-            per_res = result.residences.copy()
-            per_res["lon"] = residences["lon"].to_numpy()
-            per_res["lat"] = residences["lat"].to_numpy()
+            per_res = result.residences
             frames = {
                 "residences": per_res,
                 "hexagons": result.hexagons,
