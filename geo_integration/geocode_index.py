@@ -60,7 +60,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Bump when the index layout or its construction changes (invalidates caches on disk).
-INDEX_VERSION = "9"
+INDEX_VERSION = "10"
 CACHE_ENV_VAR = "GEO_INTEGRATION_CACHE"
 
 FloatArray = npt.NDArray[np.float64]
@@ -368,28 +368,79 @@ def _face_points(parsed: pd.DataFrame, labels: pd.DataFrame, codes: Any) -> pd.D
 def _fit_faces(points: pd.DataFrame) -> pd.DataFrame:
     """Per face, least squares of position on house number: corner (h=0) and direction.
 
-    Points farther than 25 m from a first fit are dropped before the second one.
+    Only the points near the face's most central point are used (a face whose label is
+    repeated elsewhere, a rural town or a typo, keeps one place). Odd and even numbers lie
+    on opposite sides of the street and are fitted apart: the corner is the mean of the two
+    sides (the centreline, however wide the street), else the one side that fits, else a
+    fit of both sides together. In each fit, points farther than 25 m from a first fit are
+    dropped before the second one.
     """
     codes, faces = pd.factorize(points["face"].to_numpy())
+    n = len(faces)
     h = points["house"].to_numpy(float)
     xy = points[["x", "y"]].to_numpy(float)
-    keep = np.ones(len(h), dtype=bool)
-    fit = _regress(codes, h, xy, keep, len(faces))
+    keep = _one_place(codes, h, xy, n)
+    whole, whole_ok, _ = _fit_valid(codes, h, xy, keep, n, min_range=8)
+    sides, sides_ok, count = _fit_valid(codes * 2 + h.astype(int) % 2, h, xy, keep, 2 * n, 6)
+    even, odd = sides[0::2], sides[1::2]
+    even_ok, odd_ok = sides_ok[0::2], sides_ok[1::2]
+    both = even_ok & odd_ok
+    apart = np.hypot(even[:, 0] - odd[:, 0], even[:, 1] - odd[:, 1])
+    mean = both & (apart <= 100.0)
+    pick_even = even_ok & ~(both & (count[1::2] > count[0::2]))
+    fit = np.where(pick_even[:, None], even, odd)
+    fit = np.where(mean[:, None], (even + odd) / 2, fit)
+    fit = np.where((whole_ok & ~both)[:, None], whole, fit)
+    return pd.DataFrame(
+        {
+            "ax": fit[:, 0],
+            "ay": fit[:, 1],
+            "bx": fit[:, 2],
+            "by": fit[:, 3],
+            "valid": whole_ok | even_ok | odd_ok,
+        },
+        index=pd.Index(faces),
+    )
+
+
+def _one_place(
+    codes: npt.NDArray[np.intp], h: FloatArray, xy: FloatArray, n: int
+) -> npt.NDArray[np.bool_]:
+    """Points of each group near its seed (the point nearest the group's median position),
+    within 150 m plus 1.5 m per house number of difference."""
+    frame = pd.DataFrame({"c": codes, "x": xy[:, 0], "y": xy[:, 1]})
+    median = frame.groupby("c")[["x", "y"]].median().reindex(range(n)).to_numpy()
+    dist = np.hypot(*(xy - median[codes]).T)
+    order = np.lexsort((dist, codes))
+    first = order[np.r_[True, codes[order][1:] != codes[order][:-1]]]
+    seed = np.zeros(n, dtype=np.intp)
+    seed[codes[first]] = first
+    s = seed[codes]
+    return np.asarray(np.hypot(*(xy - xy[s]).T) <= 150.0 + 1.5 * np.abs(h - h[s]), dtype=bool)
+
+
+def _fit_valid(
+    codes: npt.NDArray[np.intp],
+    h: FloatArray,
+    xy: FloatArray,
+    keep: npt.NDArray[np.bool_],
+    n: int,
+    min_range: float,
+) -> tuple[FloatArray, npt.NDArray[np.bool_], npt.NDArray[np.int64]]:
+    """Two-pass fit per group; valid with 2+ points over ``min_range`` house numbers and a
+    slope of 0.4-2.5 m per number. Returns the fit, its validity and the points kept."""
+    fit = _regress(codes, h, xy, keep, n)
     pred = fit[codes, 0:2] + h[:, None] * fit[codes, 2:4]
-    resid = np.hypot(*(xy - pred).T)
-    keep = ~(resid > 25.0)
-    fit = _regress(codes, h, xy, keep, len(faces))
-    n = np.bincount(codes[keep], minlength=len(faces))
-    hmin = np.full(len(faces), np.inf)
-    hmax = np.full(len(faces), -np.inf)
+    keep = keep & ~(np.hypot(*(xy - pred).T) > 25.0)
+    fit = _regress(codes, h, xy, keep, n)
+    count = np.bincount(codes[keep], minlength=n)
+    hmin = np.full(n, np.inf)
+    hmax = np.full(n, -np.inf)
     np.minimum.at(hmin, codes[keep], h[keep])
     np.maximum.at(hmax, codes[keep], h[keep])
     slope = np.hypot(fit[:, 2], fit[:, 3])
-    valid = (n >= 2) & (hmax - hmin >= 8) & (slope >= 0.4) & (slope <= 2.5)
-    return pd.DataFrame(
-        {"ax": fit[:, 0], "ay": fit[:, 1], "bx": fit[:, 2], "by": fit[:, 3], "valid": valid},
-        index=pd.Index(faces),
-    )
+    valid = (count >= 2) & (hmax - hmin >= min_range) & (slope >= 0.4) & (slope <= 2.5)
+    return fit, valid, count
 
 
 def _regress(

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
-from minicity import ORIGIN
+from minicity import ORIGIN, to_wgs
 
 from geo_integration import loaders
 from geo_integration.errors import GeocodeError
 from geo_integration.geocode_index import (
+    GeocodeIndex,
     build_avenue_table,
     build_index,
     code_value,
@@ -87,6 +90,58 @@ def test_index_of_the_mini_city(minicity_dir: Path) -> None:
     np.testing.assert_allclose(index.corner_dir[corner], [-1, 0], atol=1e-6)
     assert len(index.grid_uv) == 100
     assert {"KENNEDY", "SUBA", "08", "UPZ DE PRUEBA 1", "UPZ1"} <= set(index.areas["key"])
+
+
+def _layers(minicity_dir: Path) -> tuple[Any, Any, Any, Any]:
+    return (
+        loaders.load_addresses(minicity_dir).copy(),
+        loaders.load_streets(minicity_dir).copy(),
+        loaders.load_localities(minicity_dir),
+        loaders.load_upz(minicity_dir),
+    )
+
+
+def _grid_points(labels: list[str], xy: list[tuple[float, float]]) -> gpd.GeoDataFrame:
+    """Address points at mini-city grid metres."""
+    arr = np.asarray(xy, dtype=float)
+    lon, lat = to_wgs(arr[:, 0], arr[:, 1])
+    return gpd.GeoDataFrame(
+        {"address": labels}, geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326"
+    )
+
+
+def _corner(index: GeocodeIndex, face: str) -> np.ndarray:
+    return np.asarray(index.corner_xy[index.corners.get_loc(face)] - ORIGIN)
+
+
+def test_face_fit_of_a_wide_street(minicity_dir: Path) -> None:
+    # Calle 5 between Carreras 3 and 4 as a 70 m wide avenue: even numbers 35 m south of
+    # the centreline, odd numbers 35 m north; no centreline junction tells the corner
+    points, streets, locs, upz = _layers(minicity_dir)
+    points = points[~points["address"].str.startswith(("CL 5, 3 ", "KR 3, "))]
+    houses = range(11, 90, 7)
+    wide = _grid_points(
+        [f"CL 5, 3 {h:02d}" for h in houses],
+        [(-300 - h, 500 + (35 if h % 2 else -35)) for h in houses],
+    )
+    streets = streets[streets["etiqueta"] != "KR 3"]
+    index = build_index(pd.concat([points, wide], ignore_index=True), streets, locs, upz)
+    np.testing.assert_allclose(_corner(index, "CL 5|3"), [-300, 500], atol=1.0)
+    np.testing.assert_allclose(
+        index.corner_dir[index.corners.get_loc("CL 5|3")], [-1, 0], atol=0.01
+    )
+
+
+def test_face_fit_keeps_one_place(minicity_dir: Path) -> None:
+    # three points of "CL 7, 2 .." also in a rural town 5 km away: the city's five win
+    points, streets, locs, upz = _layers(minicity_dir)
+    points = points[~points["address"].str.startswith("KR 2, ")]
+    town = _grid_points(
+        [f"CL 7, 2 {h}" for h in (30, 50, 70)], [(5000 - h, 700) for h in (30, 50, 70)]
+    )
+    streets = streets[streets["etiqueta"] != "KR 2"]
+    index = build_index(pd.concat([points, town], ignore_index=True), streets, locs, upz)
+    np.testing.assert_allclose(_corner(index, "CL 7|2"), [-200, 700], atol=1.0)
 
 
 def test_avenue_table_votes(minicity_dir: Path) -> None:
