@@ -10,6 +10,10 @@ the localities and UPZ (and optionally the SITP stops, for avenue names) and ret
 - ``corners``: per block face, the corner of the street and the cross street (from the
   centreline junctions, else extrapolated from the face's points to house number 0) and the
   direction in which house numbers grow (level *intersection*);
+- ``gaps``: per street, where its block faces meet: between the last point of one face
+  and the first point of the next one along the street (the corner of the next face's
+  cross street lies there, and so do the cross streets numbered in between) (level
+  *intersection* when the gap is short);
 - ``street_corners``: the corners of each street sorted by cross-street number, and
   ``grid``: every corner in address space (calle number, carrera number) (level *grid*);
 - ``areas``: centroids of localities and UPZ by name (level *area*);
@@ -60,7 +64,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Bump when the index layout or its construction changes (invalidates caches on disk).
-INDEX_VERSION = "10"
+INDEX_VERSION = "11"
 CACHE_ENV_VAR = "GEO_INTEGRATION_CACHE"
 
 FloatArray = npt.NDArray[np.float64]
@@ -74,6 +78,8 @@ _CODE = re.compile(r"^(\d{1,3})([A-Z]{0,2}?)(?:(BIS)([A-Z]?))?(?: ([SE]))?$")
 _FACE_STRIDE = 1000
 #: Offset of the along-street key: street id * _STREET_STRIDE + cross value + 1000.
 _STREET_STRIDE = 4000.0
+#: Longest gap between consecutive block faces of a street that places a corner (metres).
+GAP_MAX_M = 60.0
 
 
 @dataclass
@@ -100,6 +106,9 @@ class GeocodeIndex:
     avenue_xy: FloatArray = field(default_factory=lambda: np.empty((0, 2)))
     avenue_id: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
     avenue_shapes: dict[str, int] = field(default_factory=dict)
+    gap_key: FloatArray = field(default_factory=lambda: np.empty(0))
+    gap_next: FloatArray = field(default_factory=lambda: np.empty(0))
+    gap_xy: FloatArray = field(default_factory=lambda: np.empty((0, 6)))
     fingerprint: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
 
@@ -111,6 +120,7 @@ class GeocodeIndex:
             "corners": len(self.corners),
             "streets": len(self.streets),
             "grid_corners": len(self.grid_uv),
+            "gaps": len(self.gap_key),
             "areas": len(self.areas),
             "avenues": len(self.avenues),
         }
@@ -459,6 +469,63 @@ def _regress(
         bx = (mean(hk * xk) - mh * mx) / var
         by = (mean(hk * yk) - mh * my) / var
     return np.column_stack([mx - bx * mh, my - by * mh, bx, by])
+
+
+def _face_gaps(
+    points: pd.DataFrame, fits: pd.DataFrame, streets: pd.Index
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Where consecutive block faces of each street meet.
+
+    For faces ``f`` then ``g`` along a street (by cross-street number), ``a`` is the position
+    of f's highest house number and ``b`` that of g's lowest one ``h`` (from the face fit
+    when valid, else the point itself). House numbers are metres from the corner, so g's
+    corner is ``b`` moved back by ``h`` towards ``a`` (at most to ``a``). Gaps longer than
+    :data:`GAP_MAX_M` are dropped.
+
+    Returns
+    -------
+    key, next_value, geometry
+        ``street id * stride + f's cross value + 1000`` (sorted), g's cross value, and
+        ``(ax, ay, corner x, corner y, ux, uy)`` with ``u`` the unit vector from ``a`` to
+        ``b`` (the way house numbers grow).
+    """
+    p = points.sort_values(["face", "house"])
+    face = p["face"].to_numpy()
+    start = np.r_[True, face[1:] != face[:-1]]
+    end = np.r_[face[1:] != face[:-1], True]
+    ends = pd.DataFrame(
+        {
+            "street": p["street"].to_numpy()[start],
+            "value": p["cross_value"].to_numpy(float)[start],
+            "h0": p["house"].to_numpy(float)[start],
+            "h1": p["house"].to_numpy(float)[end],
+            "x0": p["x"].to_numpy()[start],
+            "y0": p["y"].to_numpy()[start],
+            "x1": p["x"].to_numpy()[end],
+            "y1": p["y"].to_numpy()[end],
+        },
+        index=pd.Index(face[start]),
+    )
+    fit = fits.reindex(ends.index)
+    ok = fit["valid"].fillna(False).to_numpy(bool)
+    for k, h in (("0", "h0"), ("1", "h1")):
+        for axis in ("x", "y"):
+            along = fit[f"a{axis}"].to_numpy() + fit[f"b{axis}"].to_numpy() * ends[h].to_numpy()
+            ends[f"{axis}{k}"] = np.where(ok, along, ends[f"{axis}{k}"].to_numpy())
+    ends["sid"] = streets.get_indexer(pd.Index(ends["street"].to_numpy()))
+    ends = ends[ends["sid"] >= 0].sort_values(["sid", "value"])
+    same = ends["sid"].to_numpy()[1:] == ends["sid"].to_numpy()[:-1]
+    a = ends[["x1", "y1"]].to_numpy(float)[:-1]
+    b = ends[["x0", "y0"]].to_numpy(float)[1:]
+    gap = np.hypot(*(b - a).T)
+    keep = same & (gap <= GAP_MAX_M)
+    unit = _unit(b - a)
+    unit = np.where(np.isfinite(unit), unit, 0.0)
+    back = np.minimum(ends["h0"].to_numpy(float)[1:], gap)
+    corner = b - back[:, None] * unit
+    key = ends["sid"].to_numpy()[:-1] * _STREET_STRIDE + ends["value"].to_numpy()[:-1] + 1000.0
+    geometry = np.column_stack([a, corner, unit])
+    return key[keep], ends["value"].to_numpy(float)[1:][keep], geometry[keep]
 
 
 def _street_nodes(streets: Any, lab: pd.DataFrame, to_metric: Any) -> pd.DataFrame:
@@ -863,6 +930,7 @@ def build_index(
     street_info = street_info[~street_info.index.duplicated()]
     grid_uv, grid_xy = _grid(corners, street_info["street_value"], street_info["calle"])
     index = _assemble(labels, points, corners, grid_uv, grid_xy)
+    index.gap_key, index.gap_next, index.gap_xy = _face_gaps(points, fits, index.streets)
     index.areas = _areas(localities, upz, to_metric)
     index.avenues = build_avenue_table(
         streets, stops, to_metric=to_metric, street_labels=street_labels
@@ -939,7 +1007,7 @@ def _assemble(
     fid = faces.get_indexer(points["face"])
     key = fid.astype(np.int64) * _FACE_STRIDE + points["house"].to_numpy(np.int64)
     order = np.argsort(key, kind="stable")
-    streets = pd.Index(np.sort(corners["street"].unique()))
+    streets = pd.Index(np.sort(pd.concat([corners["street"], points["street"]]).unique()))
     sid = streets.get_indexer(corners["street"])
     skey = sid * _STREET_STRIDE + corners["cross_value"].to_numpy(float) + 1000.0
     sorder = np.argsort(skey, kind="stable")
@@ -968,6 +1036,9 @@ def _assemble(
 # disk cache (I/O)
 
 _ARRAYS = (
+    "gap_key",
+    "gap_next",
+    "gap_xy",
     "label_xy",
     "label_spread",
     "face_house_key",

@@ -6,8 +6,8 @@ Levels, best first (``match_level``):
    found under the equivalent type, ``CL 45`` as ``AC 45``, or without a cross-street BIS);
 2. ``interpolated``: between the nearest known house numbers on the same block face;
 3. ``intersection``: the corner of the street and the cross street (centreline junction,
-   else extrapolated from the face's points), moved by the house number in metres along the
-   street;
+   else extrapolated from the face's points, else where the street's block faces jump
+   past the cross street's number), moved by the house number in metres along the street;
 4. ``grid``: a model of the street grid fitted on known corners: along the street between
    its known corners when the street is known, else a local affine map from address space
    (calle number, carrera number) to map space fitted on the nearest known corners;
@@ -303,6 +303,35 @@ def _intersection(
     hits.matched[rows] = np.asarray(cand.label, dtype=object)[rows]
 
 
+def _face_gap(index: GeocodeIndex, cand: _Candidates, hits: _Hits) -> None:
+    """The corner where the street's block faces jump past the cross street's number.
+
+    On a street whose faces go ``... 14, 19 ...``, Carrera 15 to 19 meet it between the
+    last point numbered 14 and the first numbered 19: at 19's corner for 19, halfway from
+    14's last point to that corner for 15 to 18.
+    """
+    todo = (hits.level == _NONE) & np.isfinite(cand.cross_value)
+    if not todo.any() or len(index.gap_key) == 0:
+        return
+    rows = np.flatnonzero(todo)
+    sid = index.streets.get_indexer(pd.Index(np.asarray(cand.street, dtype=object)[rows]))
+    key = sid * _STREET_STRIDE + cand.cross_value[rows] + 1000.0
+    pos = np.searchsorted(index.gap_key, key) - 1
+    g = np.clip(pos, 0, len(index.gap_key) - 1)
+    same = np.floor(index.gap_key[g] / _STREET_STRIDE) == sid
+    at_next = np.abs(cand.cross_value[rows] - index.gap_next[g]) < 1e-9
+    ok = (pos >= 0) & (sid >= 0) & same & (at_next | (cand.cross_value[rows] < index.gap_next[g]))
+    geom = index.gap_xy[g]
+    corner = np.where(at_next[:, None], geom[:, 2:4], (geom[:, 0:2] + geom[:, 2:4]) / 2)
+    h = np.nan_to_num(cand.house[rows], nan=0.0)
+    xy = corner + geom[:, 4:6] * h[:, None]
+    r = rows[ok]
+    hits.level[r] = _CORNER
+    hits.xy[r] = xy[ok]
+    hits.conf[r] = np.where(at_next, 0.7, 0.65)[ok] - 0.1 * np.minimum(h[ok], 100.0) / 100.0
+    hits.matched[r] = np.asarray(cand.label, dtype=object)[r]
+
+
 def _along_street(index: GeocodeIndex, cand: _Candidates, hits: _Hits) -> None:
     todo = (hits.level == _NONE) & np.isfinite(cand.cross_value)
     if not todo.any() or len(index.street_corner_key) < 2:
@@ -500,6 +529,7 @@ def _match_candidates(parsed: Sequence[ParsedAddress], index: GeocodeIndex) -> p
     _exact(index, cand, hits)
     _interpolated(index, cand, hits, fid)
     _intersection(index, cand, hits, face_keys)
+    _face_gap(index, cand, hits)
     _along_street(index, cand, hits)
     _grid(index, cand, hits)
     order = np.lexsort((cand.rank, hits.level, cand.query))

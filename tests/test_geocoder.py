@@ -117,8 +117,40 @@ def test_parallel_streets_do_not_meet(index: GeocodeIndex) -> None:
     assert row["match_level"] == "none"
 
 
-def test_grid_along_a_known_street(index: GeocodeIndex) -> None:
-    # Carrera 3A does not exist: on Calle 5 it lies between Carrera 3 and Carrera 4
+def test_intersection_where_the_faces_jump(index: GeocodeIndex) -> None:
+    # Carrera 3A does not exist: on Calle 5 the faces go from 3 (last point 3-80, at x=-380)
+    # to 4 (first point 4-20, x=-420, so its corner is at x=-400); 3A lies halfway, -390
+    row, xy = one(index, "Calle 5 # 3A-10")
+    assert row["match_level"] == "intersection"
+    np.testing.assert_allclose(xy, [-400, 500], atol=0.5)
+
+
+def test_intersection_where_the_faces_jump_to_a_single_point(minicity_dir: Path) -> None:
+    # Calle 5 at Carrera 4 keeps one point (4-40), no centreline of Carrera 4 and none of
+    # its points: the corner is 40 m back from that point towards the previous face
+    points = loaders.load_addresses(minicity_dir)
+    drop = points["address"].str.startswith(("KR 4, ", "CL 5, 4 "))
+    points = pd.concat([points[~drop], points[points["address"] == "CL 5, 4 40"]])
+    streets = loaders.load_streets(minicity_dir)
+    index = build_index(
+        points,
+        streets[streets["etiqueta"] != "KR 4"],
+        loaders.load_localities(minicity_dir),
+    )
+    row, xy = one(index, "Calle 5 # 4-60")
+    assert row["match_level"] == "intersection"
+    np.testing.assert_allclose(xy, [-460, 500], atol=0.5)
+
+
+def test_grid_along_a_known_street(minicity_dir: Path) -> None:
+    # without the points of Calle 5 at Carrera 4, the faces jump 140 m (from 3-80 to 5-20):
+    # too far to place 3A; the grid places it between the corners of Carreras 3 and 4
+    points = loaders.load_addresses(minicity_dir)
+    index = build_index(
+        points[~points["address"].str.startswith("CL 5, 4 ")],
+        loaders.load_streets(minicity_dir),
+        loaders.load_localities(minicity_dir),
+    )
     row, xy = one(index, "Calle 5 # 3A-10")
     assert row["match_level"] == "grid"
     assert -400 < xy[0] < -300
