@@ -64,7 +64,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Bump when the index layout or its construction changes (invalidates caches on disk).
-INDEX_VERSION = "11"
+INDEX_VERSION = "12"
 CACHE_ENV_VAR = "GEO_INTEGRATION_CACHE"
 
 FloatArray = npt.NDArray[np.float64]
@@ -528,11 +528,15 @@ def _face_gaps(
     return key[keep], ends["value"].to_numpy(float)[1:][keep], geometry[keep]
 
 
-def _street_nodes(streets: Any, lab: pd.DataFrame, to_metric: Any) -> pd.DataFrame:
+def _street_nodes(
+    streets: Any, lab: pd.DataFrame, to_metric: Any, *, fitted: pd.Index
+) -> pd.DataFrame:
     """Junctions of centrelines of crossing streets (a calle-like and a carrera-like one).
 
     One row per junction and face key (``"CL 45|23"``): a face may have several (two
-    carriageways, or the same labels in a rural town).
+    carriageways, or the same labels in a rural town). Faces with no junction and no fit of
+    their points (``fitted``) may take one where a street's end, carried on, meets a crossing
+    street (:func:`_ray_junctions`).
     """
     import shapely
 
@@ -563,36 +567,70 @@ def _street_nodes(streets: Any, lab: pd.DataFrame, to_metric: Any) -> pd.DataFra
             "y": my,
         }
     )
-    near = _near_junctions(geoms, lab, to_metric)
+    metric = shapely.transform(geoms, lambda xy: np.column_stack(to_metric(xy[:, 0], xy[:, 1])))
+    near = _near_junctions(metric, lab)
     new = pd.Index(shared["face"].unique()).get_indexer(near["face"]) < 0
-    return pd.concat([shared, near[new]], ignore_index=True)
+    found = pd.concat([shared, near[new]], ignore_index=True)
+    rays = _ray_junctions(metric, lab)
+    known = pd.Index(found["face"]).append(fitted).unique()
+    return pd.concat([found, rays[known.get_indexer(rays["face"]) < 0]], ignore_index=True)
 
 
-def _near_junctions(geoms: Any, lab: pd.DataFrame, to_metric: Any) -> pd.DataFrame:
-    """Junctions without a shared vertex: a street ending within 25 m of a crossing street (a
-    calle stopping at the edge of an avenue whose centreline runs down its median; the
-    junction is the end's projection on the avenue), and streets whose lines cross (bridges,
-    interchanges, unnoded crossings; the junction is where they cross)."""
+#: How far a street's end is carried on to meet a crossing street (metres).
+RAY_REACH_M = 100.0
+
+
+def _ray_junctions(metric: Any, lab: pd.DataFrame, reach: float = RAY_REACH_M) -> pd.DataFrame:
+    """Where a street's loose end, carried on straight for up to ``reach`` metres, meets a
+    crossing street: a street whose centreline stops short of an avenue (a gap in the
+    approximated centrelines, a wide junction). An end is loose when no other segment of
+    the same street shares it; its direction is that of the last 15 m of the segment."""
     import shapely
 
-    metric = shapely.transform(geoms, lambda xy: np.column_stack(to_metric(xy[:, 0], xy[:, 1])))
-    ends = np.concatenate([shapely.get_point(metric, 0), shapely.get_point(metric, -1)])
+    street = lab["street"].to_numpy(object)
+    length = shapely.length(metric)
+    back = np.minimum(15.0, length)
+    tips = np.concatenate([shapely.get_point(metric, 0), shapely.get_point(metric, -1)])
+    inner = np.concatenate(
+        [
+            shapely.line_interpolate_point(metric, back),
+            shapely.line_interpolate_point(metric, length - back),
+        ]
+    )
     owner = np.concatenate([np.arange(len(metric)), np.arange(len(metric))])
-    qi, si = shapely.STRtree(metric).query(ends, predicate="dwithin", distance=25.0)
-    a, b = owner[qi], si
+    tip = shapely.get_coordinates(tips)
+    node = pd.DataFrame(
+        {"s": street[owner], "x": np.round(tip[:, 0] * 2), "y": np.round(tip[:, 1] * 2)}
+    )
+    loose = ~node.duplicated(keep=False).to_numpy() & (np.repeat(length, 2) >= 5.0)
+    tip, owner = tip[loose], owner[loose]
+    unit = _unit(tip - shapely.get_coordinates(inner)[loose])
+    ok = np.isfinite(unit).all(axis=1)
+    tip, owner, unit = tip[ok], owner[ok], unit[ok]
+    rays = shapely.linestrings(
+        np.stack([tip + 0.5 * unit, tip + reach * unit], axis=1).reshape(-1, 2),
+        indices=np.repeat(np.arange(len(tip)), 2),
+    )
+    ri, si = shapely.STRtree(metric).query(rays, predicate="intersects")
+    a, b = owner[ri], si
     calle = lab["calle"].to_numpy(bool)
+    keep = (calle[a] != calle[b]) & (street[a] != street[b])
+    ri, a, b = ri[keep], a[keep], b[keep]
+    hit = shapely.intersection(rays[ri], metric[b])
+    at = shapely.line_interpolate_point(
+        rays[ri], shapely.line_locate_point(rays[ri], shapely.centroid(hit))
+    )
+    return _junction_rows(a, b, at, lab)
+
+
+def _junction_rows(
+    a: npt.NDArray[np.intp], b: npt.NDArray[np.intp], at: Any, lab: pd.DataFrame
+) -> pd.DataFrame:
+    """Junction rows of segments ``a`` and ``b`` meeting at ``at``, for both faces."""
+    import shapely
+
     street = lab["street"].to_numpy(object)
     cross = lab["cross"].to_numpy(object)
-    keep = (calle[a] != calle[b]) & (street[a] != street[b])
-    qi, a, b = qi[keep], a[keep], b[keep]
-    at = shapely.line_interpolate_point(metric[b], shapely.line_locate_point(metric[b], ends[qi]))
-    # and streets that cross without a shared vertex (interchanges, unnoded crossings)
-    ca, cb = shapely.STRtree(metric).query(metric, predicate="crosses")
-    keep = (ca < cb) & (calle[ca] != calle[cb]) & (street[ca] != street[cb])
-    ca, cb = ca[keep], cb[keep]
-    crossing = shapely.centroid(shapely.intersection(metric[ca], metric[cb]))
-    a, b = np.concatenate([a, ca]), np.concatenate([b, cb])
-    at = np.concatenate([at, crossing])
     x, y = shapely.get_x(at), shapely.get_y(at)
     rows = pd.DataFrame(
         {
@@ -603,6 +641,31 @@ def _near_junctions(geoms: Any, lab: pd.DataFrame, to_metric: Any) -> pd.DataFra
         }
     )
     return rows.drop_duplicates(["face", "x", "y"])
+
+
+def _near_junctions(metric: Any, lab: pd.DataFrame) -> pd.DataFrame:
+    """Junctions without a shared vertex: a street ending within 25 m of a crossing street (a
+    calle stopping at the edge of an avenue whose centreline runs down its median; the
+    junction is the end's projection on the avenue), and streets whose lines cross (bridges,
+    interchanges, unnoded crossings; the junction is where they cross)."""
+    import shapely
+
+    ends = np.concatenate([shapely.get_point(metric, 0), shapely.get_point(metric, -1)])
+    owner = np.concatenate([np.arange(len(metric)), np.arange(len(metric))])
+    qi, si = shapely.STRtree(metric).query(ends, predicate="dwithin", distance=25.0)
+    a, b = owner[qi], si
+    calle = lab["calle"].to_numpy(bool)
+    street = lab["street"].to_numpy(object)
+    keep = (calle[a] != calle[b]) & (street[a] != street[b])
+    qi, a, b = qi[keep], a[keep], b[keep]
+    at = shapely.line_interpolate_point(metric[b], shapely.line_locate_point(metric[b], ends[qi]))
+    # and streets that cross without a shared vertex (interchanges, unnoded crossings)
+    ca, cb = shapely.STRtree(metric).query(metric, predicate="crosses")
+    keep = (ca < cb) & (calle[ca] != calle[cb]) & (street[ca] != street[cb])
+    ca, cb = ca[keep], cb[keep]
+    crossing = shapely.centroid(shapely.intersection(metric[ca], metric[cb]))
+    a, b = np.concatenate([a, ca]), np.concatenate([b, cb])
+    return _junction_rows(a, b, np.concatenate([at, crossing]), lab)
 
 
 def _pick_nodes(fits: pd.DataFrame, nodes: pd.DataFrame, medians: pd.DataFrame) -> pd.DataFrame:
@@ -919,7 +982,9 @@ def build_index(
     points = _face_points(parsed, labels, codes)
     fits = _fit_faces(points)
     street_labels = parse_street_labels(streets["etiqueta"])
-    nodes = _pick_nodes(fits, _street_nodes(streets, street_labels, to_metric), medians)
+    fitted = fits.index[fits["valid"].to_numpy()]
+    found = _street_nodes(streets, street_labels, to_metric, fitted=fitted)
+    nodes = _pick_nodes(fits, found, medians)
     corners = _corners(fits, nodes)
     street_info = pd.concat(
         [

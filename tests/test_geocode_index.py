@@ -110,6 +110,25 @@ def _grid_points(labels: list[str], xy: list[tuple[float, float]]) -> gpd.GeoDat
     )
 
 
+def _grid_lines(lines: list[list[tuple[float, float]]], label: str) -> gpd.GeoDataFrame:
+    """Centrelines at mini-city grid metres."""
+    from shapely.geometry import LineString
+
+    geoms = []
+    for line in lines:
+        arr = np.asarray(line, dtype=float)
+        lon, lat = to_wgs(arr[:, 0], arr[:, 1])
+        geoms.append(LineString(np.column_stack([lon, lat])))
+    frame = {"etiqueta": label, "nombre": None, "source": "mvi_2023", "length_m": 40.0}
+    return gpd.GeoDataFrame(frame, index=range(len(geoms)), geometry=geoms, crs="EPSG:4326")
+
+
+def to_metric(lon: float, lat: float) -> tuple[float, float]:
+    from pyproj import Transformer
+
+    return Transformer.from_crs("EPSG:4326", "EPSG:9377", always_xy=True).transform(lon, lat)
+
+
 def _corner(index: GeocodeIndex, face: str) -> np.ndarray:
     return np.asarray(index.corner_xy[index.corners.get_loc(face)] - ORIGIN)
 
@@ -142,6 +161,19 @@ def test_face_fit_keeps_one_place(minicity_dir: Path) -> None:
     streets = streets[streets["etiqueta"] != "KR 2"]
     index = build_index(pd.concat([points, town], ignore_index=True), streets, locs, upz)
     np.testing.assert_allclose(_corner(index, "CL 7|2"), [-200, 700], atol=1.0)
+
+
+def test_junction_where_a_street_stops_short(minicity_dir: Path) -> None:
+    # Carrera 3's centreline stops 60 m short of Calle 5 on both sides, and no point is
+    # numbered on either street at that corner: the loose ends, carried on, meet Calle 5
+    points, streets, locs, upz = _layers(minicity_dir)
+    points = points[~points["address"].str.startswith(("CL 5, 3 ", "KR 3, 5 "))]
+    start_y = streets.geometry.map(lambda g: to_metric(*g.coords[0])[1] - ORIGIN[1])
+    cut = (streets["etiqueta"] == "KR 3") & np.isin(np.round(start_y), [400, 500])
+    short = _grid_lines([[(-300, 400), (-300, 440)], [(-300, 560), (-300, 600)]], "KR 3")
+    index = build_index(points, pd.concat([streets[~cut], short]), locs, upz)
+    np.testing.assert_allclose(_corner(index, "KR 3|5"), [-300, 500], atol=0.5)
+    np.testing.assert_allclose(_corner(index, "CL 5|3"), [-300, 500], atol=0.5)
 
 
 def test_avenue_table_votes(minicity_dir: Path) -> None:
