@@ -152,11 +152,23 @@ _Row = tuple[str | None, str, str, str, float, float, tuple[float, float]]
 
 def _address_candidates(p: ParsedAddress, avenues: dict[str, list[str]]) -> list[_Row]:
     """Ways to read one parsed address, most faithful first: (exact label or None, face
-    key, street key, label, house, cross value, (u, v))."""
+    key, street key, label, house, cross value, (u, v)).
+
+    An intersection is read both ways, the avenue first (``AK 7 - CL 40`` is also looked
+    up along Calle 40's numbering, as ``CL 40 - KR 7``).
+    """
     assert p.street is not None and p.cross is not None
     if p.intersection and p.avenue and not _is_avenue(p.street, avenues.get(p.avenue, [])):
         p = p._replace(street=p.cross, cross=p.street)  # the avenue first
-    cross: StreetRef = p.cross  # type: ignore[assignment]
+    rows = _readings(p, avenues)
+    if p.intersection:
+        rows += _readings(p._replace(street=p.cross, cross=p.street, avenue=None), avenues)
+    return rows
+
+
+def _readings(p: ParsedAddress, avenues: dict[str, list[str]]) -> list[_Row]:
+    assert p.street is not None and p.cross is not None
+    cross: StreetRef = p.cross
     crosses = [cross]
     if cross.bis:
         crosses.append(

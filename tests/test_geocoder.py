@@ -125,6 +125,15 @@ def test_intersection_where_the_faces_jump(index: GeocodeIndex) -> None:
     np.testing.assert_allclose(xy, [-400, 500], atol=0.5)
 
 
+def test_intersection_read_both_ways(index: GeocodeIndex) -> None:
+    # Carrera 3A is unknown, but Calle 5's numbering passes 3A halfway from its last point
+    # numbered 3 (x=-380) to the corner of Carrera 4 (x=-400)
+    row, xy = one(index, "Carrera 3A con Calle 5")
+    assert row["match_level"] == "intersection"
+    assert row["matched_address"] == "CL 5 - KR 3A"
+    np.testing.assert_allclose(xy, [-390, 500], atol=0.5)
+
+
 def test_intersection_where_the_faces_jump_to_a_single_point(minicity_dir: Path) -> None:
     # Calle 5 at Carrera 4 keeps one point (4-40), no centreline of Carrera 4 and none of
     # its points: the corner is 40 m back from that point towards the previous face
