@@ -64,7 +64,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Bump when the index layout or its construction changes (invalidates caches on disk).
-INDEX_VERSION = "12"
+INDEX_VERSION = "15"
 CACHE_ENV_VAR = "GEO_INTEGRATION_CACHE"
 
 FloatArray = npt.NDArray[np.float64]
@@ -668,27 +668,65 @@ def _near_junctions(metric: Any, lab: pd.DataFrame) -> pd.DataFrame:
     return _junction_rows(a, b, np.concatenate([at, crossing]), lab)
 
 
-def _pick_nodes(fits: pd.DataFrame, nodes: pd.DataFrame, medians: pd.DataFrame) -> pd.DataFrame:
-    """One junction per face: the one nearest the face's fitted corner, else nearest the bulk
-    of the street (a rural town reusing urban labels loses); junctions farther than 150 m
-    from a fitted corner are not trusted."""
+def _pick_nodes(
+    fits: pd.DataFrame, nodes: pd.DataFrame, medians: pd.DataFrame, points: pd.DataFrame
+) -> pd.DataFrame:
+    """One junction per face, the one nearest where the face's points put it.
+
+    The reference is the face's fitted corner (junctions farther than 150 m are not
+    trusted), else the median of its points (250 m plus twice their spread around it),
+    else the bulk of the street; in the last case only junctions near a point of their
+    street count when the street has points (a rural town reusing the city's labels
+    loses).
+    """
     valid = fits[fits["valid"]]
+    face_median = points.groupby("face")[["x", "y"]].median()
+    codes = face_median.index.get_indexer(points["face"])
+    offset = np.hypot(*(points[["x", "y"]].to_numpy(float) - face_median.to_numpy()[codes]).T)
+    face_median["spread"] = pd.Series(offset).groupby(codes).max().to_numpy()
     ref = pd.DataFrame(index=nodes["face"].unique())
     ref["x"] = valid["ax"].reindex(ref.index)
     ref["y"] = valid["ay"].reindex(ref.index)
-    ref["fit"] = ref["x"].notna()
+    ref["limit"] = np.where(ref["x"].notna(), 150.0, np.nan)
+    loose = ref["x"].isna().to_numpy()
+    around = face_median.reindex(ref.index[loose])
+    ref.loc[loose, ["x", "y"]] = around[["x", "y"]].to_numpy()
+    ref.loc[loose, "limit"] = 250.0 + 2.0 * around["spread"].to_numpy()
     street_of = nodes.drop_duplicates("face").set_index("face")["street"]
     node_median = nodes.groupby("street")[["x", "y"]].median()
     fallback = medians.combine_first(node_median).reindex(street_of.reindex(ref.index))
-    ref.loc[~ref["fit"], "x"] = fallback["x"].to_numpy()[~ref["fit"].to_numpy()]
-    ref.loc[~ref["fit"], "y"] = fallback["y"].to_numpy()[~ref["fit"].to_numpy()]
+    loose = ref["x"].isna().to_numpy()
+    ref.loc[loose, ["x", "y"]] = fallback[["x", "y"]].to_numpy()[loose]
     r = ref.reindex(nodes["face"].to_numpy())
     dist = np.hypot(
         nodes["x"].to_numpy() - r["x"].to_numpy(), nodes["y"].to_numpy() - r["y"].to_numpy()
     )
-    picked = nodes.assign(d=dist, fit=r["fit"].to_numpy()).sort_values("d")
-    picked = picked.drop_duplicates("face").set_index("face")
-    return picked[~(picked["fit"] & (picked["d"] > 150.0))][["x", "y"]]
+    limit = r["limit"].to_numpy()
+    keep = np.where(np.isnan(limit), _near_street_points(nodes, points), dist <= limit)
+    picked = nodes.assign(d=dist)[keep].sort_values("d")
+    return picked.drop_duplicates("face").set_index("face")[["x", "y"]]
+
+
+def _near_street_points(
+    nodes: pd.DataFrame, points: pd.DataFrame, cell: float = 250.0
+) -> npt.NDArray[np.bool_]:
+    """True for junctions within about ``cell``-``2 cell`` metres of an address point of
+    their street, or whose street has no address points."""
+    streets = pd.Index(points["street"].unique())
+
+    def keys(street: Any, x: Any, y: Any) -> npt.NDArray[np.int64]:
+        sid = streets.get_indexer(pd.Index(street)).astype(np.int64)
+        cx = np.floor(np.asarray(x, dtype=float) / cell).astype(np.int64) % 1_000_000
+        cy = np.floor(np.asarray(y, dtype=float) / cell).astype(np.int64) % 1_000_000
+        return np.asarray((sid * 1_000_000 + cx) * 1_000_000 + cy, dtype=np.int64)
+
+    known = np.unique(keys(points["street"], points["x"], points["y"]))
+    near = np.zeros(len(nodes), dtype=bool)
+    for dx in (-cell, 0.0, cell):
+        for dy in (-cell, 0.0, cell):
+            k = keys(nodes["street"], nodes["x"].to_numpy() + dx, nodes["y"].to_numpy() + dy)
+            near |= np.isin(k, known)
+    return near | (streets.get_indexer(pd.Index(nodes["street"])) < 0)
 
 
 def _corners(fits: pd.DataFrame, nodes: pd.DataFrame) -> pd.DataFrame:
@@ -984,7 +1022,7 @@ def build_index(
     street_labels = parse_street_labels(streets["etiqueta"])
     fitted = fits.index[fits["valid"].to_numpy()]
     found = _street_nodes(streets, street_labels, to_metric, fitted=fitted)
-    nodes = _pick_nodes(fits, found, medians)
+    nodes = _pick_nodes(fits, found, medians, points)
     corners = _corners(fits, nodes)
     street_info = pd.concat(
         [

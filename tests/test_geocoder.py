@@ -17,9 +17,9 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from minicity import ORIGIN
+from minicity import ORIGIN, to_wgs
 from pyproj import Transformer
-from shapely.geometry import Point
+from shapely.geometry import LineString, Point
 
 from geo_integration import loaders
 from geo_integration.errors import MissingColumnError
@@ -149,6 +149,29 @@ def test_intersection_where_the_faces_jump_to_a_single_point(minicity_dir: Path)
     row, xy = one(index, "Calle 5 # 4-60")
     assert row["match_level"] == "intersection"
     np.testing.assert_allclose(xy, [-460, 500], atol=0.5)
+
+
+def test_a_rural_town_reusing_the_labels_is_not_the_corner(minicity_dir: Path) -> None:
+    # Calle 3 and Carrera 2 also cross in a town 5 km away where the city has no point; in
+    # the city, Calle 3 has no centreline and no point is numbered at that corner: the
+    # corner is not the town's, and the grid places it between Carrera 2's corners
+    points = loaders.load_addresses(minicity_dir)
+    points = points[~points["address"].str.startswith(("KR 2, 3 ", "CL 3, 2 "))]
+    streets = loaders.load_streets(minicity_dir)
+    town = [((4900, 5000), (5100, 5000), "CL 3"), ((5000, 4900), (5000, 5100), "KR 2")]
+    lines = gpd.GeoDataFrame(
+        {"etiqueta": [t[2] for t in town], "nombre": None, "source": "mvi_2023"},
+        geometry=[LineString(np.column_stack(to_wgs(*np.array(t[:2]).T))) for t in town],
+        crs="EPSG:4326",
+    )
+    index = build_index(
+        points,
+        pd.concat([streets[streets["etiqueta"] != "CL 3"], lines], ignore_index=True),
+        loaders.load_localities(minicity_dir),
+    )
+    row, xy = one(index, "Carrera 2 con Calle 3")
+    assert row["match_level"] == "grid"
+    np.testing.assert_allclose(xy, [-200, 300], atol=1.0)
 
 
 def test_grid_along_a_known_street(minicity_dir: Path) -> None:
