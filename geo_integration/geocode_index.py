@@ -681,7 +681,7 @@ def _pick_nodes(
     """
     valid = fits[fits["valid"]]
     face_median = points.groupby("face")[["x", "y"]].median()
-    codes = face_median.index.get_indexer(points["face"])
+    codes = face_median.index.get_indexer(pd.Index(points["face"]))
     offset = np.hypot(*(points[["x", "y"]].to_numpy(float) - face_median.to_numpy()[codes]).T)
     face_median["spread"] = pd.Series(offset).groupby(codes).max().to_numpy()
     ref = pd.DataFrame(index=nodes["face"].unique())
