@@ -64,7 +64,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Bump when the index layout or its construction changes (invalidates caches on disk).
-INDEX_VERSION = "15"
+INDEX_VERSION = "16"
 CACHE_ENV_VAR = "GEO_INTEGRATION_CACHE"
 
 FloatArray = npt.NDArray[np.float64]
@@ -548,11 +548,8 @@ def _street_nodes(
         pts = shapely.get_coordinates(shapely.get_point(geoms, where))
         ends.append(pd.DataFrame({"x": pts[:, 0], "y": pts[:, 1], "i": np.arange(len(geoms))}))
     e = pd.concat(ends, ignore_index=True)
-    e["node"] = pd.factorize(
-        pd.Series(np.round(e["x"].to_numpy(), 6)).astype(str)
-        + ","
-        + pd.Series(np.round(e["y"].to_numpy(), 6)).astype(str)
-    )[0]
+    micro = np.round(e[["x", "y"]].to_numpy() * 1e6).astype(np.int64)  # 6 decimals, exact
+    e["node"] = np.unique(micro, axis=0, return_inverse=True)[1].ravel()
     for col in ("street", "cross", "value", "calle"):
         e[col] = lab[col].to_numpy()[e["i"]]
     e = e.drop_duplicates(["node", "street"])
@@ -611,10 +608,12 @@ def _ray_junctions(metric: Any, lab: pd.DataFrame, reach: float = RAY_REACH_M) -
         np.stack([tip + 0.5 * unit, tip + reach * unit], axis=1).reshape(-1, 2),
         indices=np.repeat(np.arange(len(tip)), 2),
     )
-    ri, si = shapely.STRtree(metric).query(rays, predicate="intersects")
+    ri, si = shapely.STRtree(metric).query(rays)
     a, b = owner[ri], si
     calle = lab["calle"].to_numpy(bool)
     keep = (calle[a] != calle[b]) & (street[a] != street[b])
+    ri, a, b = ri[keep], a[keep], b[keep]
+    keep = shapely.intersects(rays[ri], metric[b])
     ri, a, b = ri[keep], a[keep], b[keep]
     hit = shapely.intersection(rays[ri], metric[b])
     at = shapely.line_interpolate_point(
@@ -660,8 +659,10 @@ def _near_junctions(metric: Any, lab: pd.DataFrame) -> pd.DataFrame:
     qi, a, b = qi[keep], a[keep], b[keep]
     at = shapely.line_interpolate_point(metric[b], shapely.line_locate_point(metric[b], ends[qi]))
     # and streets that cross without a shared vertex (interchanges, unnoded crossings)
-    ca, cb = shapely.STRtree(metric).query(metric, predicate="crosses")
+    ca, cb = shapely.STRtree(metric).query(metric)
     keep = (ca < cb) & (calle[ca] != calle[cb]) & (street[ca] != street[cb])
+    ca, cb = ca[keep], cb[keep]
+    keep = shapely.crosses(metric[ca], metric[cb])
     ca, cb = ca[keep], cb[keep]
     crossing = shapely.centroid(shapely.intersection(metric[ca], metric[cb]))
     a, b = np.concatenate([a, ca]), np.concatenate([b, cb])
