@@ -220,7 +220,6 @@ def holdout(root: Path, *, seed: int = 5) -> None:
         loaders.load_streets(root),
         loaders.load_localities(root),
         loaders.load_upz(root),
-        stops=loaders.load_sitp_stops(root),
     )
     seconds = time.perf_counter() - t0
     print(f"\n== hold-out (index rebuilt without the hidden points in {seconds:.0f} s)")

@@ -64,7 +64,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Bump when the index layout or its construction changes (invalidates caches on disk).
-INDEX_VERSION = "16"
+INDEX_VERSION = "18"
 CACHE_ENV_VAR = "GEO_INTEGRATION_CACHE"
 
 FloatArray = npt.NDArray[np.float64]
@@ -1068,13 +1068,27 @@ def _shape_key(key: str, names: list[str]) -> str | None:
 
 
 def _avenue_shapes(index: GeocodeIndex, streets: Any, to_metric: Any) -> None:
-    """Vertices of the centrelines named after each avenue (for crossings by geometry)."""
+    """Vertices of the centrelines of each avenue (for crossings by geometry): those named
+    after it, and the unnamed ones labelled with its main numbered avenue label (``AK 72``
+    for Avenida Boyacá, where its name is missing), when no other avenue has that label
+    first."""
     import shapely
 
-    named = streets[streets["nombre"].notna()]
-    keys = named["nombre"].astype(str).map(avenue_key).to_numpy()
-    names = sorted(set(keys) - {""})
+    has_name = streets["nombre"].notna().to_numpy()
+    keys = np.full(len(streets), "", dtype=object)
+    keys[has_name] = streets["nombre"][has_name].astype(str).map(avenue_key).to_numpy()
+    names = sorted(set(keys[has_name]) - {""})
     ids = {name: i for i, name in enumerate(names)}
+    first = pd.Series(
+        {name: labels[0] for name, labels in index.avenues.items() if name in ids and labels}
+    )
+    first = first[first.str.match(r"^A[CK] ") & ~first.duplicated(keep=False)]
+    owner = pd.Series(first.index, index=first.to_numpy())
+    label = streets["etiqueta"].astype(object).where(streets["etiqueta"].notna(), "")
+    carry = ~has_name & label.isin(owner.index).to_numpy(bool)
+    keys[carry] = owner.reindex(label[carry]).to_numpy()
+    named = streets[keys != ""]
+    keys = keys[keys != ""]
     coords, which = shapely.get_coordinates(named.geometry.to_numpy(), return_index=True)
     x, y = to_metric(coords[:, 0], coords[:, 1])
     seg_id = np.array([ids.get(k, -1) for k in keys], dtype=np.int64)[which]
@@ -1230,7 +1244,7 @@ def read_index(directory: Path) -> GeocodeIndex:
 def _inputs(data_dir: Path) -> list[Path]:
     from geo_integration.datadir import PATHS
 
-    names = ("addresses", "streets", "sitp_stops", "localities", "upz")
+    names = ("addresses", "streets", "localities", "upz")
     return [data_dir / PATHS[n] for n in names]
 
 
@@ -1258,6 +1272,8 @@ def load_index(
     ----------
     data_dir
         Reference data directory (default: see :func:`geo_integration.config.resolve_data_dir`).
+        The index is built from the address points, the centrelines and the areas only
+        (not from the SITP stops, which the benchmark uses as independent references).
     cache_dir
         Where built indexes are kept (default :func:`default_cache_dir`); one subdirectory per
         fingerprint of the inputs.
@@ -1285,15 +1301,11 @@ def load_index(
             return read_index(directory)
         except GeocodeError as exc:
             log.warning("rebuilding the geocoding index: %s", exc)
-    stops = None
-    if _inputs(root)[2].exists():
-        stops = loaders.load_sitp_stops(root)
     index = build_index(
         loaders.load_addresses(root),
         loaders.load_streets(root),
         loaders.load_localities(root),
         loaders.load_upz(root),
-        stops=stops,
     )
     index.fingerprint = fingerprint
     try:

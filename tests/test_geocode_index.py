@@ -186,6 +186,22 @@ def test_avenue_table_votes(minicity_dir: Path) -> None:
     assert table["NQS"] == ["AK 30"]  # colloquial alias fills what the data lacks
 
 
+def test_avenue_shape_carried_by_its_numbered_label(minicity_dir: Path) -> None:
+    # Carrera 5 is "AK 5", named "Avenida de Prueba" only north of Calle 5: the unnamed
+    # southern segments labelled AK 5 are part of the avenue too
+    points, streets, locs, upz = _layers(minicity_dir)
+    kr5 = streets["etiqueta"] == "KR 5"
+    start_y = streets.geometry.map(lambda g: to_metric(*g.coords[0])[1] - ORIGIN[1])
+    streets.loc[kr5, "etiqueta"] = "AK 5"
+    streets.loc[kr5 & (start_y < 500), "nombre"] = None
+    index = build_index(points, streets, locs, upz)
+    assert index.avenues["PRUEBA"] == ["AK 5"]
+    shape = index.avenue_xy[index.avenue_id == index.avenue_shapes["PRUEBA"]] - ORIGIN
+    assert shape[:, 1].min() == pytest.approx(100, abs=0.5)  # from Calle 1
+    assert shape[:, 1].max() == pytest.approx(1000, abs=0.5)  # to Calle 10
+    np.testing.assert_allclose(shape[:, 0], -500, atol=0.5)
+
+
 def test_avenue_table_from_stops(minicity_dir: Path) -> None:
     stops = loaders.load_sitp_stops(minicity_dir).copy()
     # three stops on Carrera 8 call it by a name
