@@ -50,6 +50,11 @@ from geo_integration.address import (
     family_type,
 )
 from geo_integration.errors import GeocodeError
+from geo_integration.geocode_places import (
+    build_locality_grid,
+    corner_alternates,
+    label_alternates,
+)
 
 __all__ = [
     "INDEX_VERSION",
@@ -64,7 +69,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Bump when the index layout or its construction changes (invalidates caches on disk).
-INDEX_VERSION = "18"
+INDEX_VERSION = "19"
 CACHE_ENV_VAR = "GEO_INTEGRATION_CACHE"
 
 FloatArray = npt.NDArray[np.float64]
@@ -109,6 +114,10 @@ class GeocodeIndex:
     gap_key: FloatArray = field(default_factory=lambda: np.empty(0))
     gap_next: FloatArray = field(default_factory=lambda: np.empty(0))
     gap_xy: FloatArray = field(default_factory=lambda: np.empty((0, 6)))
+    alt_key: pd.Index = field(default_factory=lambda: pd.Index([], dtype=object))
+    alt_xy: FloatArray = field(default_factory=lambda: np.empty((0, 2)))
+    loc_grid: npt.NDArray[np.uint32] = field(default_factory=lambda: np.empty((0, 0), np.uint32))
+    loc_origin: FloatArray = field(default_factory=lambda: np.zeros(3))
     fingerprint: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
 
@@ -121,6 +130,7 @@ class GeocodeIndex:
             "streets": len(self.streets),
             "grid_corners": len(self.grid_uv),
             "gaps": len(self.gap_key),
+            "alternates": len(self.alt_key),
             "areas": len(self.areas),
             "avenues": len(self.avenues),
         }
@@ -1035,6 +1045,8 @@ def build_index(
     grid_uv, grid_xy = _grid(corners, street_info["street_value"], street_info["calle"])
     index = _assemble(labels, points, corners, grid_uv, grid_xy)
     index.gap_key, index.gap_next, index.gap_xy = _face_gaps(points, fits, index.streets)
+    _alternates(index, parsed["label"].to_numpy(object), xy, labels, found, corners)
+    index.loc_grid, index.loc_origin = build_locality_grid(localities, to_metric)
     index.areas = _areas(localities, upz, to_metric)
     index.avenues = build_avenue_table(
         streets, stops, to_metric=to_metric, street_labels=street_labels
@@ -1043,6 +1055,23 @@ def build_index(
     index.meta = {"build_seconds": round(time.perf_counter() - t0, 2), **index.summary()}
     log.info("geocoding index built in %.1f s: %s", time.perf_counter() - t0, index.summary())
     return index
+
+
+def _alternates(
+    index: GeocodeIndex,
+    labels: npt.NDArray[np.object_],
+    xy: FloatArray,
+    chosen: pd.DataFrame,
+    junctions: pd.DataFrame,
+    corners: pd.DataFrame,
+) -> None:
+    """Other places of labels and corners (see :mod:`geo_integration.geocode_places`)."""
+    alt = pd.concat(
+        [label_alternates(labels, xy, chosen), corner_alternates(junctions, corners)],
+        ignore_index=True,
+    ).sort_values("key", kind="stable")
+    index.alt_key = pd.Index(alt["key"].to_numpy(object))
+    index.alt_xy = alt[["x", "y"]].to_numpy(float)
 
 
 def _shape_key(key: str, names: list[str]) -> str | None:
@@ -1154,6 +1183,9 @@ def _assemble(
 # disk cache (I/O)
 
 _ARRAYS = (
+    "alt_xy",
+    "loc_grid",
+    "loc_origin",
     "gap_key",
     "gap_next",
     "gap_xy",
@@ -1171,7 +1203,7 @@ _ARRAYS = (
     "avenue_xy",
     "avenue_id",
 )
-_INDEXES = ("labels", "faces", "corners", "streets")
+_INDEXES = ("labels", "faces", "corners", "streets", "alt_key")
 
 
 def default_cache_dir() -> Path:

@@ -79,6 +79,8 @@ RESULT_COLUMNS: tuple[str, ...] = (
 MATCH_REASONS: dict[str, str] = {
     "street_not_found": "the street is not in the city's streets or address points",
     "no_position": "the street is known but neither the cross street nor the grid places it",
+    "outside_locality": "placed (confidence halved) outside the locality given in the record,"
+    " which holds no other place of that address",
 }
 
 _EXACT, _INTERP, _CORNER, _STREET, _GRID, _NONE = range(6)
@@ -309,6 +311,8 @@ def _intersection(
     xy = index.corner_xy[ci] + np.where(known_dir[:, None], direction * h[:, None], 0.0)
     conf = np.where(index.corner_from_streets[ci], 0.8, 0.75)
     conf = np.where(known_dir | (h == 0), conf, conf - 0.2) - 0.1 * np.minimum(h, 100.0) / 100.0
+    elsewhere = pd.Index(face_keys[rows]).isin(index.alt_key)  # the streets meet elsewhere too
+    conf = np.where(elsewhere, conf - 0.2, conf)
     hits.level[rows] = _CORNER
     hits.xy[rows] = xy
     hits.conf[rows] = conf
@@ -870,6 +874,10 @@ def geocode_addresses(
     results = _geocode_labels(distinct, index, store)
     rows = results.iloc[raw_to_distinct[codes]].reset_index(drop=True)
     rows.index = frame.index
+    if localidad_col is not None and localidad_col in frame.columns:
+        rows = _apply_localities(
+            rows, frame[localidad_col], distinct, raw_to_distinct[codes], index
+        )
     area_cols = [c for c in (barrio_col, upz_col, localidad_col) if c is not None]
     if area_cols:
         rows = _apply_areas(rows, frame, area_cols, index)
@@ -928,6 +936,89 @@ def _apply_areas(
     rows.loc[found.index, "confidence"] = found["kind"].map(_AREA_CONFIDENCE).to_numpy()
     rows.loc[found.index, "matched_address"] = found["name"].to_numpy()
     return rows
+
+
+def _to_metric(lon: npt.NDArray[np.float64], lat: npt.NDArray[np.float64]) -> tuple[Any, Any]:
+    from pyproj import Transformer
+
+    from geo_integration.geo import METRIC_CRS, WGS84
+
+    tr = Transformer.from_crs(WGS84, METRIC_CRS, always_xy=True)
+    x, y = tr.transform(lon, lat)
+    return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+
+
+_PLACED = ("exact", "interpolated", "intersection", "grid")
+
+
+def _apply_localities(
+    rows: pd.DataFrame,
+    stated: pd.Series,
+    distinct: list[ParsedAddress],
+    which: npt.NDArray[np.intp],
+    index: GeocodeIndex,
+) -> pd.DataFrame:
+    """Records placed far (see :data:`geo_integration.geocode_places.LOCALITY_TOLERANCE_M`)
+    from the locality their record gives move to another place of their label or corner in
+    that locality (a rural town reusing the city's labels, or the other way round); with no
+    such place they stay, with half their confidence and ``match_reason``
+    ``outside_locality``."""
+    from geo_integration.geocode_places import near_locality
+    from geo_integration.localities import locality_code
+
+    code = pd.to_numeric(stated.map(locality_code), errors="coerce").fillna(0).to_numpy(int)
+    check = rows["match_level"].isin(_PLACED).to_numpy() & (code > 0)
+    if not check.any() or index.loc_grid.size == 0:
+        return rows
+    todo = np.flatnonzero(check)
+    x, y = _to_metric(rows["lon"].to_numpy(float)[todo], rows["lat"].to_numpy(float)[todo])
+    far = todo[~near_locality(index.loc_grid, index.loc_origin, x, y, code[todo])]
+    if len(far) == 0:
+        return rows
+    rows = rows.copy()
+    pairs = pd.DataFrame({"row": far, "parsed": which[far], "code": code[far]})
+    for j, c in pairs[["parsed", "code"]].drop_duplicates().itertuples(index=False):
+        found = _alternate_in(index, distinct[j], c)
+        same = (pairs["parsed"] == j) & (pairs["code"] == c)
+        target = rows.index[pairs.loc[same, "row"].to_numpy()]
+        if found is None:
+            rows.loc[target, "confidence"] = rows.loc[target, "confidence"].astype(float) * 0.5
+            rows.loc[target, "match_reason"] = "outside_locality"
+            continue
+        (ax, ay), level = found
+        lat, lon = _to_wgs84(np.array([ax]), np.array([ay]))
+        rows.loc[target, "lat"], rows.loc[target, "lon"] = float(lat[0]), float(lon[0])
+        rows.loc[target, "match_level"] = level
+        rows.loc[target, "confidence"] = 0.7 if level == "exact" else 0.6
+        rows.loc[target, "match_reason"] = None
+    return rows
+
+
+def _alternate_in(
+    index: GeocodeIndex, p: ParsedAddress, code: int
+) -> tuple[tuple[float, float], str] | None:
+    """Another place of ``p``'s label (level exact) or of one of its corners (level
+    intersection) within locality ``code``."""
+    from geo_integration.geocode_places import near_locality
+
+    if p.street is None or p.cross is None or len(index.alt_key) == 0:
+        return None
+    rows = _address_candidates(p, index.avenues)
+    labels = [r[0] for r in rows if r[0] is not None]
+    faces = [r[1] for r in rows]
+    for keys, level in ((labels, "exact"), (faces, "intersection")):
+        pos = index.alt_key.get_indexer_for(pd.Index(list(dict.fromkeys(keys))))
+        pos = pos[pos >= 0]
+        if len(pos) == 0:
+            continue
+        xy = index.alt_xy[pos]
+        inside = near_locality(
+            index.loc_grid, index.loc_origin, xy[:, 0], xy[:, 1], np.full(len(pos), code)
+        )
+        if inside.any():
+            hit = xy[np.flatnonzero(inside)[0]]
+            return (float(hit[0]), float(hit[1])), level
+    return None
 
 
 def _apply_online(

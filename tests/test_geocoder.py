@@ -15,6 +15,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from minicity import ORIGIN, to_wgs
@@ -172,6 +173,84 @@ def test_a_rural_town_reusing_the_labels_is_not_the_corner(minicity_dir: Path) -
     row, xy = one(index, "Carrera 2 con Calle 3")
     assert row["match_level"] == "grid"
     np.testing.assert_allclose(xy, [-200, 300], atol=1.0)
+
+
+@pytest.fixture(scope="module")
+def two_places(minicity_dir: Path) -> GeocodeIndex:
+    """The mini city as locality 08 and a town 5 km east as locality 20, where three points
+    repeat the city's labels "CL 7, 2 20/40/60" and Calle 7 crosses Carrera 2."""
+    from shapely.geometry import box
+
+    town = [(f"CL 7, 2 {h}", 5000.0 - h, 700.0) for h in (20, 40, 60)]
+    lon, lat = to_wgs(np.array([t[1] for t in town]), np.array([t[2] for t in town]))
+    points = pd.concat(
+        [
+            loaders.load_addresses(minicity_dir),
+            gpd.GeoDataFrame(
+                {"address": [t[0] for t in town]},
+                geometry=gpd.points_from_xy(lon, lat),
+                crs="EPSG:4326",
+            ),
+        ],
+        ignore_index=True,
+    )
+    crossing = [  # four segments meeting at (5000, 700)
+        ((4900, 700), (5000, 700), "CL 7"),
+        ((5000, 700), (5100, 700), "CL 7"),
+        ((5000, 600), (5000, 700), "KR 2"),
+        ((5000, 700), (5000, 800), "KR 2"),
+    ]
+    lines = gpd.GeoDataFrame(
+        {"etiqueta": [c[2] for c in crossing], "nombre": None, "source": "mvi_2023"},
+        geometry=[LineString(np.column_stack(to_wgs(*np.array(c[:2]).T))) for c in crossing],
+        crs="EPSG:4326",
+    )
+    streets = pd.concat([loaders.load_streets(minicity_dir), lines], ignore_index=True)
+    squares = [box(-1100, 0, 0, 1100), box(4500, 200, 5500, 1200)]
+    localities = gpd.GeoDataFrame(
+        {"loc_code": ["08", "20"], "loc_name": ["Kennedy", "Sumapaz"]},
+        geometry=[
+            shapely.transform(sq, lambda xy: np.column_stack(to_wgs(xy[:, 0], xy[:, 1])))
+            for sq in squares
+        ],
+        crs="EPSG:4326",
+    )
+    return build_index(points, streets, localities)
+
+
+def test_the_locality_chooses_among_places(two_places: GeocodeIndex) -> None:
+    frame = pd.DataFrame(
+        {
+            "dir": ["Calle 7 # 2-40", "Calle 7 # 2-40", "Calle 7 # 2-40", "Carrera 2 con Calle 7"],
+            "loc": ["Sumapaz", "Kennedy", None, "Sumapaz"],
+        }
+    )
+    result = geocode_addresses(frame, address_col="dir", localidad_col="loc", index=two_places)
+    xy = grid(result)
+    assert list(result["match_level"]) == ["exact", "exact", "exact", "intersection"]
+    np.testing.assert_allclose(xy[0], [4960, 700], atol=0.5)  # the town's point
+    np.testing.assert_allclose(xy[1], [-240, 700], atol=0.5)  # the city's
+    np.testing.assert_allclose(xy[2], [-240, 700], atol=0.5)  # the city's, by default
+    np.testing.assert_allclose(xy[3], [5000, 700], atol=0.5)  # the town's junction
+    assert result["confidence"].tolist() == pytest.approx([0.7, 0.8, 0.8, 0.6])
+    assert result["match_reason"].isna().all()
+
+
+def test_a_corner_in_two_places_has_a_lower_confidence(two_places: GeocodeIndex) -> None:
+    row, xy = one(two_places, "Carrera 2 con Calle 7")
+    np.testing.assert_allclose(xy, [-200, 700], atol=0.5)  # the city's, by default
+    assert row["confidence"] == pytest.approx(0.6)  # 0.8 for a junction, less 0.2
+    row, _ = one(two_places, "Carrera 3 con Calle 7")
+    assert row["confidence"] == pytest.approx(0.8)
+
+
+def test_outside_the_locality_given(two_places: GeocodeIndex) -> None:
+    frame = pd.DataFrame({"dir": ["Calle 5 # 3-20"], "loc": ["Sumapaz"]})
+    result = geocode_addresses(frame, address_col="dir", localidad_col="loc", index=two_places)
+    np.testing.assert_allclose(grid(result)[0], [-320, 500], atol=0.5)  # no other place
+    assert result.loc[0, "match_level"] == "exact"
+    assert result.loc[0, "confidence"] == pytest.approx(0.5)
+    assert result.loc[0, "match_reason"] == "outside_locality"
 
 
 def test_grid_along_a_known_street(minicity_dir: Path) -> None:
