@@ -69,7 +69,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Bump when the index layout or its construction changes (invalidates caches on disk).
-INDEX_VERSION = "19"
+INDEX_VERSION = "21"
 CACHE_ENV_VAR = "GEO_INTEGRATION_CACHE"
 
 FloatArray = npt.NDArray[np.float64]
@@ -249,19 +249,21 @@ def parse_official(labels: pd.Series) -> pd.DataFrame:
     s_tail, c_tail = tail(s_card), tail(c_card)
     house_num = pc.cast(p.field("h"), "int32")
     house = pc.utf8_lpad(pc.cast(house_num, "string"), 2, "0")
-    fam = pc.replace_substring_regex(pc.replace_substring_regex(t, "^AC$", "CL"), "^AK$", "KR")
+    fam = pc.if_else(pc.equal(t, "AC"), "CL", pc.if_else(pc.equal(t, "AK"), "KR", t))
     join = pc.binary_join_element_wise
     street = join(fam, " ", s_code, s_tail, "")
     cross = join(c_code, c_tail, "")
+
+    def text(values: Any) -> Any:
+        return pd.array(values, dtype="str")  # Arrow-backed, no copy through Python objects
+
     table = pd.DataFrame(
         {
-            "label": join(t, " ", s_code, s_tail, ", ", c_code, " ", house, c_tail, "").to_numpy(
-                zero_copy_only=False
-            ),
-            "street": street.to_numpy(zero_copy_only=False),
-            "cross": cross.to_numpy(zero_copy_only=False),
+            "label": text(join(t, " ", s_code, s_tail, ", ", c_code, " ", house, c_tail, "")),
+            "street": text(street),
+            "cross": text(cross),
             "house": house_num.to_numpy(),
-            "face": join(street, "|", cross, "").to_numpy(zero_copy_only=False),
+            "face": text(join(street, "|", cross, "")),
             "street_value": _arrow_value(p, "", s_card.to_numpy(zero_copy_only=False)),
             "cross_value": _arrow_value(p, "c", c_card.to_numpy(zero_copy_only=False)),
             "calle": calle_mask.to_numpy(zero_copy_only=False),
@@ -481,6 +483,76 @@ def _regress(
     return np.column_stack([mx - bx * mh, my - by * mh, bx, by])
 
 
+#: Address points within this distance of an unlabelled centreline vote for its label.
+VOTE_RADIUS_M = 20.0
+
+
+def vote_street_labels(
+    streets: Any,
+    point_streets: npt.NDArray[np.object_],
+    xy: FloatArray,
+    to_metric: Any,
+    *,
+    radius: float = VOTE_RADIUS_M,
+    min_votes: int = 3,
+    share: float = 0.6,
+) -> pd.Series:
+    """Labels of the centrelines, those without one taken from the address points along
+    them.
+
+    Each unlabelled segment is sampled at 30, 50 and 70 % of its length (away from the
+    corners, where the cross street's points lie); the (up to 8) address points within
+    ``radius`` of each sample vote for their street (``"CL 72F S"``). A segment takes the
+    street with at least ``min_votes`` votes and ``share`` of them (the rule that named the
+    approximated centrelines of the data).
+
+    Parameters
+    ----------
+    streets
+        Centrelines with ``etiqueta`` (EPSG:4326).
+    point_streets, xy
+        Street key and position (metres) of each address point.
+    to_metric
+        ``f(lon, lat) -> (x, y)``.
+
+    Returns
+    -------
+    Series
+        ``etiqueta`` aligned to ``streets``, with the voted labels filled in.
+    """
+    import shapely
+    from scipy.spatial import cKDTree
+
+    out = streets["etiqueta"].astype(object).where(streets["etiqueta"].notna(), None)
+    todo = np.flatnonzero(~parse_street_labels(streets["etiqueta"])["ok"].to_numpy())
+    if len(todo) == 0 or len(xy) == 0:
+        return out
+    seg = shapely.transform(
+        streets.geometry.to_numpy()[todo],
+        lambda c: np.column_stack(to_metric(c[:, 0], c[:, 1])),
+    )
+    samples = np.concatenate(
+        [
+            shapely.get_coordinates(shapely.line_interpolate_point(seg, f, normalized=True))
+            for f in (0.3, 0.5, 0.7)
+        ]
+    )
+    dist, near = cKDTree(xy).query(samples, k=8, distance_upper_bound=radius)
+    hit = np.isfinite(dist)
+    votes = pd.DataFrame(
+        {
+            "seg": np.broadcast_to(np.tile(np.arange(len(seg)), 3)[:, None], hit.shape)[hit],
+            "street": point_streets[near[hit]],
+        }
+    )
+    tally = votes.groupby(["seg", "street"]).size().rename("n").reset_index()
+    total = tally.groupby("seg")["n"].transform("sum")
+    best = tally[(tally["n"] >= min_votes) & (tally["n"] >= share * total)]
+    best = best.sort_values("n", ascending=False).drop_duplicates("seg")
+    out.iloc[todo[best["seg"].to_numpy()]] = best["street"].to_numpy()
+    return out
+
+
 def _face_gaps(
     points: pd.DataFrame, fits: pd.DataFrame, streets: pd.Index
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -638,13 +710,19 @@ def _junction_rows(
     """Junction rows of segments ``a`` and ``b`` meeting at ``at``, for both faces."""
     import shapely
 
-    street = lab["street"].to_numpy(object)
-    cross = lab["cross"].to_numpy(object)
+    street = pd.Series(lab["street"].to_numpy(object), dtype="str")
+    cross = pd.Series(lab["cross"].to_numpy(object), dtype="str")
+
+    def faces(s: npt.NDArray[np.intp], c: npt.NDArray[np.intp]) -> Any:
+        return (
+            street.iloc[s].reset_index(drop=True) + "|" + cross.iloc[c].reset_index(drop=True)
+        ).to_numpy(object)
+
     x, y = shapely.get_x(at), shapely.get_y(at)
     rows = pd.DataFrame(
         {
-            "face": np.concatenate([street[a] + "|" + cross[b], street[b] + "|" + cross[a]]),
-            "street": np.concatenate([street[a], street[b]]),
+            "face": np.concatenate([faces(a, b), faces(b, a)]),
+            "street": np.concatenate([street.to_numpy(object)[a], street.to_numpy(object)[b]]),
             "x": np.concatenate([x, x]),
             "y": np.concatenate([y, y]),
         }
@@ -691,10 +769,15 @@ def _pick_nodes(
     loses).
     """
     valid = fits[fits["valid"]]
-    face_median = points.groupby("face")[["x", "y"]].median()
-    codes = face_median.index.get_indexer(pd.Index(points["face"]))
-    offset = np.hypot(*(points[["x", "y"]].to_numpy(float) - face_median.to_numpy()[codes]).T)
-    face_median["spread"] = pd.Series(offset).groupby(codes).max().to_numpy()
+    codes, faces = pd.factorize(points["face"].to_numpy(object))
+    pxy = points[["x", "y"]].to_numpy(float)
+    median = pd.DataFrame(pxy, columns=["x", "y"]).groupby(codes).median().to_numpy()
+    offset = np.hypot(*(pxy - median[codes]).T)
+    spread = np.zeros(len(faces))
+    np.maximum.at(spread, codes, offset)
+    face_median = pd.DataFrame(
+        {"x": median[:, 0], "y": median[:, 1], "spread": spread}, index=pd.Index(faces)
+    )
     ref = pd.DataFrame(index=nodes["face"].unique())
     ref["x"] = valid["ax"].reindex(ref.index)
     ref["y"] = valid["ay"].reindex(ref.index)
@@ -723,21 +806,21 @@ def _near_street_points(
 ) -> npt.NDArray[np.bool_]:
     """True for junctions within about ``cell``-``2 cell`` metres of an address point of
     their street, or whose street has no address points."""
-    streets = pd.Index(points["street"].unique())
+    point_sid, streets = pd.factorize(points["street"].to_numpy(object))
+    node_sid = pd.Index(streets).get_indexer(pd.Index(nodes["street"].to_numpy(object)))
 
-    def keys(street: Any, x: Any, y: Any) -> npt.NDArray[np.int64]:
-        sid = streets.get_indexer(pd.Index(street)).astype(np.int64)
+    def keys(sid: Any, x: Any, y: Any) -> npt.NDArray[np.int64]:
         cx = np.floor(np.asarray(x, dtype=float) / cell).astype(np.int64) % 1_000_000
         cy = np.floor(np.asarray(y, dtype=float) / cell).astype(np.int64) % 1_000_000
-        return np.asarray((sid * 1_000_000 + cx) * 1_000_000 + cy, dtype=np.int64)
+        return np.asarray((sid.astype(np.int64) * 1_000_000 + cx) * 1_000_000 + cy)
 
-    known = np.unique(keys(points["street"], points["x"], points["y"]))
+    known = np.unique(keys(point_sid, points["x"], points["y"]))
     near = np.zeros(len(nodes), dtype=bool)
     for dx in (-cell, 0.0, cell):
         for dy in (-cell, 0.0, cell):
-            k = keys(nodes["street"], nodes["x"].to_numpy() + dx, nodes["y"].to_numpy() + dy)
+            k = keys(node_sid, nodes["x"].to_numpy() + dx, nodes["y"].to_numpy() + dy)
             near |= np.isin(k, known)
-    return near | (streets.get_indexer(pd.Index(nodes["street"])) < 0)
+    return near | (node_sid < 0)
 
 
 def _corners(fits: pd.DataFrame, nodes: pd.DataFrame) -> pd.DataFrame:
@@ -807,7 +890,7 @@ def _directions_from_neighbours(corners: pd.DataFrame) -> pd.DataFrame:
     missing = c["dx"].isna().to_numpy()
     c.loc[missing, "dx"] = unit[missing, 0]
     c.loc[missing, "dy"] = unit[missing, 1]
-    return c.sort_index()
+    return c
 
 
 def _grid(corners: pd.DataFrame, street_values: pd.Series, street_calle: pd.Series) -> Any:
@@ -1030,6 +1113,9 @@ def build_index(
     labels, codes = _label_table(parsed, xy, medians)
     points = _face_points(parsed, labels, codes)
     fits = _fit_faces(points)
+    streets = streets.assign(
+        etiqueta=vote_street_labels(streets, parsed["street"].to_numpy(), xy, to_metric)
+    )
     street_labels = parse_street_labels(streets["etiqueta"])
     fitted = fits.index[fits["valid"].to_numpy()]
     found = _street_nodes(streets, street_labels, to_metric, fitted=fitted)
@@ -1045,7 +1131,7 @@ def build_index(
     grid_uv, grid_xy = _grid(corners, street_info["street_value"], street_info["calle"])
     index = _assemble(labels, points, corners, grid_uv, grid_xy)
     index.gap_key, index.gap_next, index.gap_xy = _face_gaps(points, fits, index.streets)
-    _alternates(index, parsed["label"].to_numpy(object), xy, labels, found, corners)
+    _alternates(index, codes, xy, labels, found, corners)
     index.loc_grid, index.loc_origin = build_locality_grid(localities, to_metric)
     index.areas = _areas(localities, upz, to_metric)
     index.avenues = build_avenue_table(
@@ -1059,15 +1145,16 @@ def build_index(
 
 def _alternates(
     index: GeocodeIndex,
-    labels: npt.NDArray[np.object_],
+    codes: npt.NDArray[np.intp],
     xy: FloatArray,
     chosen: pd.DataFrame,
     junctions: pd.DataFrame,
     corners: pd.DataFrame,
 ) -> None:
-    """Other places of labels and corners (see :mod:`geo_integration.geocode_places`)."""
+    """Other places of labels and corners (see :mod:`geo_integration.geocode_places`);
+    ``codes`` gives each point's row in ``chosen`` (the label table)."""
     alt = pd.concat(
-        [label_alternates(labels, xy, chosen), corner_alternates(junctions, corners)],
+        [label_alternates(codes, xy, chosen), corner_alternates(junctions, corners)],
         ignore_index=True,
     ).sort_values("key", kind="stable")
     index.alt_key = pd.Index(alt["key"].to_numpy(object))

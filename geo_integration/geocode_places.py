@@ -48,14 +48,14 @@ def _distinct_places(keys: npt.NDArray[np.object_], xy: FloatArray) -> pd.DataFr
 
 
 def label_alternates(
-    labels: npt.NDArray[np.object_], xy: FloatArray, chosen: pd.DataFrame
+    codes: npt.NDArray[np.intp], xy: FloatArray, chosen: pd.DataFrame
 ) -> pd.DataFrame:
     """Other places of labels whose points lie far apart.
 
     Parameters
     ----------
-    labels, xy
-        Every official point's canonical label and position (metres).
+    codes, xy
+        Every official point's label (its row in ``chosen``) and position (metres).
     chosen
         The position kept for each label (``x``, ``y``, indexed by label).
 
@@ -65,9 +65,9 @@ def label_alternates(
         ``key`` (the label), ``x``, ``y``: points at least :data:`ALTERNATE_MIN_M` from the
         chosen one, one per 500 m cell.
     """
-    keep_xy = chosen[["x", "y"]].reindex(labels).to_numpy(float)
-    far = np.hypot(*(xy - keep_xy).T) >= ALTERNATE_MIN_M
-    return _distinct_places(labels[far], xy[far])
+    keep_xy = chosen[["x", "y"]].to_numpy(float)[codes]
+    far = np.flatnonzero(np.hypot(*(xy - keep_xy).T) >= ALTERNATE_MIN_M)
+    return _distinct_places(chosen.index.to_numpy(object)[codes[far]], xy[far])
 
 
 def corner_alternates(junctions: pd.DataFrame, corners: pd.DataFrame) -> pd.DataFrame:

@@ -176,6 +176,29 @@ def test_junction_where_a_street_stops_short(minicity_dir: Path) -> None:
     np.testing.assert_allclose(_corner(index, "CL 5|3"), [-300, 500], atol=0.5)
 
 
+def test_unlabelled_centrelines_take_the_label_of_their_points(minicity_dir: Path) -> None:
+    from pyproj import Transformer
+
+    from geo_integration.geocode_index import parse_official, vote_street_labels
+
+    points, streets, _, _ = _layers(minicity_dir)
+    start_y = streets.geometry.map(lambda g: to_metric(*g.coords[0])[1] - ORIGIN[1])
+    # Carrera 3 from Calle 4 to 5 and Calle 9 from Carrera 1 to 2 lose their labels
+    lost = ((streets["etiqueta"] == "KR 3") & (np.round(start_y) == 400)) | (
+        (streets["etiqueta"] == "CL 9")
+        & (streets.index == streets.index[streets["etiqueta"] == "CL 9"][0])
+    )
+    streets.loc[lost, "etiqueta"] = None
+    # and the points of Calle 9 between Carreras 1 and 2 are gone: nothing to vote
+    points = points[~points["address"].str.startswith("CL 9, 1 ")]
+    parsed = parse_official(points["address"])
+    tm = Transformer.from_crs("EPSG:4326", "EPSG:9377", always_xy=True).transform
+    x, y = tm(points.geometry.x.to_numpy(), points.geometry.y.to_numpy())
+    voted = vote_street_labels(streets, parsed["street"].to_numpy(), np.column_stack([x, y]), tm)
+    assert voted[lost].tolist() == [None, "KR 3"]  # Calle 9's segment first
+    assert voted[~lost].tolist() == streets.loc[~lost, "etiqueta"].tolist()
+
+
 def test_avenue_table_votes(minicity_dir: Path) -> None:
     streets = loaders.load_streets(minicity_dir).copy()
     streets.loc[streets["etiqueta"] == "CL 2", "nombre"] = "AVENIDA LARGA"

@@ -35,10 +35,10 @@ def _localities() -> gpd.GeoDataFrame:
 
 
 def test_label_alternates_keep_the_far_points_once() -> None:
-    labels = np.array(["CL 7, 2 50"] * 4 + ["CL 8, 1 10"] * 2, dtype=object)
+    codes = np.array([0, 0, 0, 0, 1, 1])  # rows of "CL 7, 2 50" and "CL 8, 1 10" below
     xy = np.array([[0, 0], [5000, 0], [5100, 50], [300, 0], [10, 10], [20, 10]], dtype=float)
     chosen = pd.DataFrame({"x": [0.0, 10.0], "y": [0.0, 10.0]}, index=["CL 7, 2 50", "CL 8, 1 10"])
-    out = label_alternates(labels, xy, chosen)
+    out = label_alternates(codes, xy, chosen)
     # 300 m away is the same place; 5000 and 5100 are one other place (one 500 m cell)
     assert list(out["key"]) == ["CL 7, 2 50"]
     assert out.loc[0, ["x", "y"]].tolist() == [5000.0, 0.0]
