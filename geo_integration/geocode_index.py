@@ -69,7 +69,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Bump when the index layout or its construction changes (invalidates caches on disk).
-INDEX_VERSION = "21"
+INDEX_VERSION = "22"
 CACHE_ENV_VAR = "GEO_INTEGRATION_CACHE"
 
 FloatArray = npt.NDArray[np.float64]
@@ -84,7 +84,7 @@ _FACE_STRIDE = 1000
 #: Offset of the along-street key: street id * _STREET_STRIDE + cross value + 1000.
 _STREET_STRIDE = 4000.0
 #: Longest gap between consecutive block faces of a street that places a corner (metres).
-GAP_MAX_M = 60.0
+GAP_MAX_M = 100.0
 
 
 @dataclass
