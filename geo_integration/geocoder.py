@@ -44,6 +44,7 @@ from geo_integration.address import (
     parse_address,
 )
 from geo_integration.errors import MissingColumnError
+from geo_integration.geocode_corners import STREET_STRIDE
 from geo_integration.geocode_index import GeocodeIndex, code_value
 
 if TYPE_CHECKING:
@@ -85,7 +86,6 @@ MATCH_REASONS: dict[str, str] = {
 
 _EXACT, _INTERP, _CORNER, _STREET, _GRID, _NONE = range(6)
 _STRIDE = 1000
-_STREET_STRIDE = 4000.0
 #: Largest distance in address space (street numbers) from a known corner for the grid model.
 GRID_MAX_DISTANCE = 12.0
 
@@ -331,10 +331,10 @@ def _face_gap(index: GeocodeIndex, cand: _Candidates, hits: _Hits) -> None:
         return
     rows = np.flatnonzero(todo)
     sid = index.streets.get_indexer(pd.Index(np.asarray(cand.street, dtype=object)[rows]))
-    key = sid * _STREET_STRIDE + cand.cross_value[rows] + 1000.0
+    key = sid * STREET_STRIDE + cand.cross_value[rows] + 1000.0
     pos = np.searchsorted(index.gap_key, key) - 1
     g = np.clip(pos, 0, len(index.gap_key) - 1)
-    same = np.floor(index.gap_key[g] / _STREET_STRIDE) == sid
+    same = np.floor(index.gap_key[g] / STREET_STRIDE) == sid
     at_next = np.abs(cand.cross_value[rows] - index.gap_next[g]) < 1e-9
     ok = (pos >= 0) & (sid >= 0) & same & (at_next | (cand.cross_value[rows] < index.gap_next[g]))
     geom = index.gap_xy[g]
@@ -356,11 +356,11 @@ def _along_street(index: GeocodeIndex, cand: _Candidates, hits: _Hits) -> None:
     sid = index.streets.get_indexer(pd.Index(np.asarray(cand.street, dtype=object)[rows]))
     ok = sid >= 0
     rows, sid = rows[ok], sid[ok]
-    key = sid * _STREET_STRIDE + cand.cross_value[rows] + 1000.0
+    key = sid * STREET_STRIDE + cand.cross_value[rows] + 1000.0
     keys = index.street_corner_key
     n = len(keys)
     pos = np.searchsorted(keys, key)
-    street_of = np.floor(keys / _STREET_STRIDE)
+    street_of = np.floor(keys / STREET_STRIDE)
     i1 = np.clip(pos - 1, 0, n - 1)
     i2 = np.clip(pos, 0, n - 1)
     lo_ok = (pos > 0) & (street_of[i1] == sid)
@@ -593,7 +593,7 @@ def _street_corner_points(index: GeocodeIndex, street: str) -> npt.NDArray[np.fl
     if sid < 0:
         return np.empty((0, 2))
     lo, hi = np.searchsorted(
-        index.street_corner_key, [sid * _STREET_STRIDE, (sid + 1) * _STREET_STRIDE]
+        index.street_corner_key, [sid * STREET_STRIDE, (sid + 1) * STREET_STRIDE]
     )
     return index.street_corner_xy[lo:hi]
 
