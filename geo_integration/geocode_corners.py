@@ -316,15 +316,43 @@ def street_junctions(
         }
     )
     metric = shapely.transform(geoms, lambda xy: np.column_stack(to_metric(xy[:, 0], xy[:, 1])))
-    near = _near_junctions(metric, lab)
+    trees = _Trees(metric, lab["calle"].to_numpy(bool))
+    near = _near_junctions(metric, lab, trees)
     new = pd.Index(shared["face"].unique()).get_indexer(near["face"]) < 0
     found = pd.concat([shared, near[new]], ignore_index=True)
-    rays = _ray_junctions(metric, lab)
+    rays = _ray_junctions(metric, lab, trees)
     known = pd.Index(found["face"]).append(fitted).unique()
     return pd.concat([found, rays[known.get_indexer(rays["face"]) < 0]], ignore_index=True)
 
 
-def _ray_junctions(metric: Any, lab: pd.DataFrame, reach: float = RAY_REACH_M) -> pd.DataFrame:
+class _Trees:
+    """Spatial indexes of the calle-like and of the carrera-like segments: a junction pairs
+    one of each, so each query searches only the other orientation."""
+
+    def __init__(self, metric: Any, calle: npt.NDArray[np.bool_]) -> None:
+        import shapely
+
+        self.calle = calle
+        self.members = (np.flatnonzero(calle), np.flatnonzero(~calle))
+        self.trees = tuple(shapely.STRtree(metric[m]) for m in self.members)
+
+    def crossing(
+        self, geoms: Any, is_calle: npt.NDArray[np.bool_], **query: Any
+    ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+        """Pairs (item of ``geoms``, segment) where the segment has the other orientation
+        (``query``: STRtree predicate and distance; none for bounding boxes)."""
+        items, segments = [], []
+        for side, other in ((True, 1), (False, 0)):
+            which = np.flatnonzero(is_calle == side)
+            qi, si = self.trees[other].query(geoms[which], **query)
+            items.append(which[qi])
+            segments.append(self.members[other][si])
+        return np.concatenate(items), np.concatenate(segments)
+
+
+def _ray_junctions(
+    metric: Any, lab: pd.DataFrame, trees: _Trees, reach: float = RAY_REACH_M
+) -> pd.DataFrame:
     """Where a street's loose end, carried on straight for up to ``reach`` metres, meets a
     crossing street: a street whose centreline stops short of an avenue (a gap in the
     approximated centrelines, a wide junction). An end is loose when no other segment of
@@ -355,11 +383,8 @@ def _ray_junctions(metric: Any, lab: pd.DataFrame, reach: float = RAY_REACH_M) -
         np.stack([tip + 0.5 * unit, tip + reach * unit], axis=1).reshape(-1, 2),
         indices=np.repeat(np.arange(len(tip)), 2),
     )
-    ri, si = shapely.STRtree(metric).query(rays)
-    a, b = owner[ri], si
-    calle = lab["calle"].to_numpy(bool)
-    keep = (calle[a] != calle[b]) & (street[a] != street[b])
-    ri, a, b = ri[keep], a[keep], b[keep]
+    ri, b = trees.crossing(rays, trees.calle[owner])
+    a = owner[ri]
     keep = shapely.intersects(rays[ri], metric[b])
     ri, a, b = ri[keep], a[keep], b[keep]
     hit = shapely.intersection(rays[ri], metric[b])
@@ -395,7 +420,7 @@ def _junction_rows(
     return rows.drop_duplicates(["face", "x", "y"])
 
 
-def _near_junctions(metric: Any, lab: pd.DataFrame) -> pd.DataFrame:
+def _near_junctions(metric: Any, lab: pd.DataFrame, trees: _Trees) -> pd.DataFrame:
     """Junctions without a shared vertex: a street ending within 25 m of a crossing street (a
     calle stopping at the edge of an avenue whose centreline runs down its median; the
     junction is the end's projection on the avenue), and streets whose lines cross (bridges,
@@ -404,17 +429,13 @@ def _near_junctions(metric: Any, lab: pd.DataFrame) -> pd.DataFrame:
 
     ends = np.concatenate([shapely.get_point(metric, 0), shapely.get_point(metric, -1)])
     owner = np.concatenate([np.arange(len(metric)), np.arange(len(metric))])
-    qi, si = shapely.STRtree(metric).query(ends, predicate="dwithin", distance=25.0)
-    a, b = owner[qi], si
-    calle = lab["calle"].to_numpy(bool)
-    street = lab["street"].to_numpy(object)
-    keep = (calle[a] != calle[b]) & (street[a] != street[b])
-    qi, a, b = qi[keep], a[keep], b[keep]
+    qi, b = trees.crossing(ends, trees.calle[owner], predicate="dwithin", distance=25.0)
+    a = owner[qi]
     at = shapely.line_interpolate_point(metric[b], shapely.line_locate_point(metric[b], ends[qi]))
     # and streets that cross without a shared vertex (interchanges, unnoded crossings)
-    ca, cb = shapely.STRtree(metric).query(metric)
-    keep = (ca < cb) & (calle[ca] != calle[cb]) & (street[ca] != street[cb])
-    ca, cb = ca[keep], cb[keep]
+    calles, carreras = trees.members
+    qi, si = trees.trees[1].query(metric[calles])  # bounding boxes, then the predicate
+    ca, cb = calles[qi], carreras[si]
     keep = shapely.crosses(metric[ca], metric[cb])
     ca, cb = ca[keep], cb[keep]
     crossing = shapely.centroid(shapely.intersection(metric[ca], metric[cb]))

@@ -166,7 +166,8 @@ def _label_table(
     of each point.
     """
     codes, uniques = pd.factorize(parsed["label"].to_numpy())
-    med = medians.reindex(parsed["street"].to_numpy()).to_numpy(float)
+    street_codes, streets = pd.factorize(parsed["street"].to_numpy())
+    med = medians.reindex(streets).to_numpy(float)[street_codes]
     dist = np.hypot(*(xy - med).T)
     order = np.lexsort((dist, codes))
     first = order[np.r_[True, codes[order][1:] != codes[order][:-1]]]
@@ -188,8 +189,8 @@ def _face_points(parsed: pd.DataFrame, labels: pd.DataFrame, codes: Any) -> pd.D
         ["face", "house", "street", "cross", "calle", "street_value", "cross_value"]
     ].reset_index(drop=True)
     rows["x"], rows["y"] = labels["x"].to_numpy(), labels["y"].to_numpy()
-    key = rows["face"].astype(str) + "#" + rows["house"].astype(int).astype(str)
-    kcodes, kuniq = pd.factorize(key.to_numpy())
+    face_codes = pd.factorize(rows["face"].to_numpy())[0].astype(np.int64)
+    kcodes, kuniq = pd.factorize(face_codes * _FACE_STRIDE + rows["house"].to_numpy(np.int64))
     keep = np.unique(kcodes, return_index=True)[1]
     mean = _group_mean(kcodes, rows[["x", "y"]].to_numpy(float), len(kuniq))
     out = rows.iloc[keep].reset_index(drop=True)
@@ -542,8 +543,7 @@ def _assemble(
     grid_uv: FloatArray,
     grid_xy: FloatArray,
 ) -> GeocodeIndex:
-    faces = pd.Index(np.sort(points["face"].unique()))
-    fid = faces.get_indexer(points["face"])
+    fid, faces = pd.factorize(points["face"].to_numpy(), sort=True)
     key = fid.astype(np.int64) * _FACE_STRIDE + points["house"].to_numpy(np.int64)
     order = np.argsort(key, kind="stable")
     streets = pd.Index(np.sort(pd.concat([corners["street"], points["street"]]).unique()))
@@ -554,7 +554,7 @@ def _assemble(
         labels=pd.Index(labels.index.to_numpy()),
         label_xy=labels[["x", "y"]].to_numpy(float),
         label_spread=labels["spread"].to_numpy(float),
-        faces=faces,
+        faces=pd.Index(faces),
         face_house_key=key[order],
         face_house_xy=points[["x", "y"]].to_numpy(float)[order],
         corners=pd.Index(corners.index.to_numpy()),
