@@ -93,6 +93,7 @@ AVENUE_ALIASES: dict[str, tuple[str, str]] = {
     "V CIO": ("AC 43 S", "CIUDAD VILLAVICENCIO"),
     "VCIO": ("AC 43 S", "CIUDAD VILLAVICENCIO"),
     "1 MAYO": ("AC 26 S", "PRIMERO MAYO"),
+    "SUBA": ("AC 145", "TRANSVERSAL SUBA"),
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -345,18 +346,22 @@ def _match_avenue(tokens: list[str], i: int, index: _AvenueIndex) -> tuple[str, 
     """Find the avenue name that starts at token ``i``: (table key, next token index).
 
     A typed word matches an official one when equal or an abbreviation of it (a prefix, or
-    ``1`` for ``PRIMERO``); at least one word must match in full.
+    ``1`` for ``PRIMERO``); at least one word must match in full. Two or more typed words
+    may stand for the first words of a longer official name (``Agoberto Mejía`` for
+    ``AGOBERTO MEJIA CIFUENTES``); complete names win.
     """
     words, ends = _name_words(tokens, i)
     if not words:
         return None
-    best: tuple[int, int, str, int] | None = None  # (-n, abbreviations, key, end)
+    best: tuple[int, int, str, int] | None = None  # (-matched, shortfall + abbreviations, ...)
     for name, key in index.names:
-        n = len(name)
-        if n > len(words) or (best is not None and -n > best[0]):
+        m = min(len(name), len(words))
+        if m < len(name) and m < 2:
+            continue
+        if best is not None and -m > best[0]:
             continue
         abbreviated = 0
-        for typed, official in zip(words[:n], name, strict=False):
+        for typed, official in zip(words[:m], name, strict=False):
             if typed == official:
                 continue
             if official.startswith(typed) or (typed == "1" and official == "PRIMERO"):
@@ -364,9 +369,9 @@ def _match_avenue(tokens: list[str], i: int, index: _AvenueIndex) -> tuple[str, 
                 continue
             break
         else:
-            if abbreviated == n:
+            if abbreviated == m:
                 continue
-            cand = (-n, abbreviated, key, ends[n - 1])
+            cand = (-m, abbreviated + 10 * (len(name) - m), key, ends[m - 1])
             if best is None or cand[:2] < best[:2]:
                 best = cand
     if best is None:

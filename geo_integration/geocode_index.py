@@ -1,24 +1,27 @@
 """The geocoding index: the city's address points and streets arranged for fast matching.
 
-:func:`build_index` (a kernel) takes the official address points, the street centrelines,
-the localities and UPZ (and optionally the SITP stops, for avenue names) and returns a
-:class:`GeocodeIndex`, in projected metres (EPSG:9377):
+:func:`build_index` (a kernel) takes the official address points, the street centrelines and
+the localities and UPZ, and returns a :class:`GeocodeIndex`, in projected metres (EPSG:9377):
 
 - ``labels``: every canonical label of the address points and its position (level *exact*);
 - ``faces``: per block face (street + cross street), the house numbers known on it, sorted,
   with their positions (level *interpolated*);
-- ``corners``: per block face, the corner of the street and the cross street (from the
-  centreline junctions, else extrapolated from the face's points to house number 0) and the
-  direction in which house numbers grow (level *intersection*);
+- ``corners``: per block face, the corner of the street and the cross street and the
+  direction in which house numbers grow, and ``gaps``: where a street's faces jump past
+  a cross street's number (level *intersection*; see :mod:`geo_integration.geocode_corners`);
 - ``street_corners``: the corners of each street sorted by cross-street number, and
   ``grid``: every corner in address space (calle number, carrera number) (level *grid*);
 - ``areas``: centroids of localities and UPZ by name (level *area*);
 - ``avenues``: the avenue table, name -> numbered streets, voted from the data, and
-  ``avenue_xy``: the vertices of the centrelines that carry each avenue's name
-  (``avenue_shapes`` maps an avenue table key to its ``avenue_id``).
+  ``avenue_xy``: the vertices of the centrelines of each avenue (``avenue_shapes`` maps an
+  avenue table key to its ``avenue_id``);
+- ``alt_key``/``alt_xy``: other places of labels and corners repeated far apart, and
+  ``loc_grid``: the localities (see :mod:`geo_integration.geocode_places`).
 
-:func:`load_index` (I/O) builds it from the data directory once and caches it on disk,
-keyed by the input files' sizes and modification times and :data:`INDEX_VERSION`.
+The index uses neither the SITP stops nor the schools: the benchmark's references stay
+independent of it. :func:`load_index` (I/O) builds it from the data directory once and
+caches it on disk, keyed by the input files' sizes and modification times and
+:data:`INDEX_VERSION`.
 """
 
 from __future__ import annotations
@@ -27,7 +30,6 @@ import hashlib
 import json
 import logging
 import os
-import re
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -38,14 +40,28 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from geo_integration.address import (
-    AVENUE_ALIASES,
-    CALLE_LIKE,
-    CARRERA_LIKE,
-    avenue_key,
-    family_type,
-)
+from geo_integration.address import AVENUE_ALIASES, avenue_key
 from geo_integration.errors import GeocodeError
+from geo_integration.geocode_corners import (
+    STREET_STRIDE,
+    face_corners,
+    face_gaps,
+    fit_faces,
+    pick_junctions,
+    street_junctions,
+    vote_street_labels,
+)
+from geo_integration.geocode_labels import (
+    code_value,
+    cross_values,
+    parse_official,
+    parse_street_labels,
+)
+from geo_integration.geocode_places import (
+    build_locality_grid,
+    corner_alternates,
+    label_alternates,
+)
 
 __all__ = [
     "INDEX_VERSION",
@@ -53,27 +69,23 @@ __all__ = [
     "build_avenue_table",
     "build_index",
     "code_value",
+    "cross_values",
     "default_cache_dir",
     "load_index",
+    "parse_official",
+    "parse_street_labels",
 ]
 
 log = logging.getLogger(__name__)
 
 #: Bump when the index layout or its construction changes (invalidates caches on disk).
-INDEX_VERSION = "9"
+INDEX_VERSION = "23"
 CACHE_ENV_VAR = "GEO_INTEGRATION_CACHE"
 
 FloatArray = npt.NDArray[np.float64]
 
-_STREET = r"(CL|KR|AC|AK|DG|TV) (\d{1,3})([A-Z]{0,2}?)(?:(BIS)([A-Z]?))?(?: ([SE]))?"
-_LABEL_RE = (
-    rf"^{_STREET}, (\d{{1,3}})([A-Z]{{0,2}}?)(?: ?(BIS) ?([A-Z]?))?[ -](\d{{1,3}}) ?([SE])?$"
-)
-_CODE = re.compile(r"^(\d{1,3})([A-Z]{0,2}?)(?:(BIS)([A-Z]?))?(?: ([SE]))?$")
 #: Offset of the interpolation key: face id * _FACE_STRIDE + house number.
 _FACE_STRIDE = 1000
-#: Offset of the along-street key: street id * _STREET_STRIDE + cross value + 1000.
-_STREET_STRIDE = 4000.0
 
 
 @dataclass
@@ -100,6 +112,13 @@ class GeocodeIndex:
     avenue_xy: FloatArray = field(default_factory=lambda: np.empty((0, 2)))
     avenue_id: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
     avenue_shapes: dict[str, int] = field(default_factory=dict)
+    gap_key: FloatArray = field(default_factory=lambda: np.empty(0))
+    gap_next: FloatArray = field(default_factory=lambda: np.empty(0))
+    gap_xy: FloatArray = field(default_factory=lambda: np.empty((0, 6)))
+    alt_key: pd.Index = field(default_factory=lambda: pd.Index([], dtype=object))
+    alt_xy: FloatArray = field(default_factory=lambda: np.empty((0, 2)))
+    loc_grid: npt.NDArray[np.uint32] = field(default_factory=lambda: np.empty((0, 0), np.uint32))
+    loc_origin: FloatArray = field(default_factory=lambda: np.zeros(3))
     fingerprint: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
 
@@ -111,201 +130,15 @@ class GeocodeIndex:
             "corners": len(self.corners),
             "streets": len(self.streets),
             "grid_corners": len(self.grid_uv),
+            "gaps": len(self.gap_key),
+            "alternates": len(self.alt_key),
             "areas": len(self.areas),
             "avenues": len(self.avenues),
         }
 
 
 # ---------------------------------------------------------------------------------------------
-# codes and values
-
-
-def _rank_table() -> dict[str, float]:
-    letters = [chr(c) for c in range(65, 91)]
-    table = {"": 0.0}
-    for a in letters:
-        table[a] = float(ord(a) - 64)
-        for b in letters:
-            table[a + b] = ord(a) - 64 + (ord(b) - 64) / 27
-    return table
-
-
-_RANKS = _rank_table()
-
-
-def code_value(
-    number: int | str, letters: str, bis: bool | str, bis_letter: str, card: str
-) -> float:
-    """Position of a street number in address space (monotone along the city grid).
-
-    ``45`` -> 45, ``45A`` -> 45.04, ``45ABIS`` -> 45.05; Sur and Este numbers count the other
-    way from 1 (``1 Sur`` -> 0, ``2 Sur`` -> -1).
-    """
-    frac = _RANKS.get(letters, 0.0) + (0.5 if bis else 0.0) + _RANKS.get(bis_letter, 0.0) / 27
-    value = int(number) + frac / 28.0
-    return 1.0 - value if card in ("S", "E") else value
-
-
-_value = code_value
-
-
-def _code_text(number: str, letters: str, bis: str, bis_letter: str) -> str:
-    return f"{int(number)}{letters}{'BIS' if bis else ''}{bis_letter}"
-
-
-_STREET_ONLY = re.compile(rf"^{_STREET}$")
-_NAMED_LABEL_RE = (
-    r"^(?P<t>CL|KR|AC|AK|DG|TV) (?P<n>\d{1,3})(?P<l>[A-Z]{0,2}?)(?:(?P<b>BIS)(?P<bl>[A-Z]?))?"
-    r"(?: (?P<sc>[SE]))?, (?P<cn>\d{1,3})(?P<cl>[A-Z]{0,2}?)(?: ?(?P<cb>BIS) ?(?P<cbl>[A-Z]?))?"
-    r"[ -](?P<h>\d{1,3}) ?(?P<tc>[SE])?$"
-)
-
-
-def _arrow_value(p: Any, prefix: str, card: Any) -> FloatArray:
-    """Vectorised :func:`code_value` on the extracted groups ``{prefix}n``, ``l``, ``b``, ``bl``."""
-    import pyarrow.compute as pc
-
-    names = list(_RANKS)
-    ranks = np.array([_RANKS[k] for k in names])
-
-    def rank(col: Any) -> FloatArray:
-        idx = pc.index_in(col, value_set=_arrow_strings(names)).to_numpy(zero_copy_only=False)
-        idx = np.nan_to_num(idx.astype(float), nan=0.0).astype(int)
-        return np.asarray(ranks[idx], dtype=np.float64)
-
-    number = pc.cast(p.field(f"{prefix}n"), "int32").to_numpy().astype(float)
-    bis = pc.not_equal(p.field(f"{prefix}b"), "").to_numpy(zero_copy_only=False)
-    frac = rank(p.field(f"{prefix}l")) + 0.5 * bis + rank(p.field(f"{prefix}bl")) / 27
-    value = number + frac / 28.0
-    sur_este = np.asarray(card != "", dtype=bool)
-    return np.where(sur_este, 1.0 - value, value)
-
-
-def _arrow_strings(values: list[str]) -> Any:
-    import pyarrow as pa
-
-    return pa.array(values, type=pa.string())
-
-
-def parse_official(labels: pd.Series) -> pd.DataFrame:
-    """Parse official labels (``"KR 14Q, 74 43 S"``) into canonical components (vectorised).
-
-    Returns a frame aligned to ``labels`` with ``ok`` and, where ok: ``label`` (canonical,
-    hyphen and cardinal placement normalised as by :func:`geo_integration.address.parse_address`),
-    ``street`` (family key ``"CL 42 S"``), ``cross`` (``"15 E"``), ``house``, ``face``
-    (``"CL 42 S|15 E"``), ``street_value``/``cross_value`` (address space) and ``calle``.
-    """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    arr = pa.array(labels.astype(object).where(labels.notna(), ""), type=pa.string())
-    extracted = pc.extract_regex(arr, _NAMED_LABEL_RE)
-    ok = extracted.is_valid().to_numpy(zero_copy_only=False)
-    p = extracted.filter(extracted.is_valid())
-    t = p.field("t")
-    calle_mask = pc.is_in(t, value_set=_arrow_strings(sorted(CALLE_LIKE)))
-    cards = pc.binary_join_element_wise(p.field("sc"), p.field("tc"), "")
-    has_s = pc.match_substring(cards, "S")
-    has_e = pc.match_substring(cards, "E")
-    not_calle = pc.invert(calle_mask)
-    s_card = pc.if_else(
-        pc.and_(calle_mask, has_s), "S", pc.if_else(pc.and_(not_calle, has_e), "E", "")
-    )
-    c_card = pc.if_else(
-        pc.and_(calle_mask, has_e), "E", pc.if_else(pc.and_(not_calle, has_s), "S", "")
-    )
-
-    def code(prefix: str) -> Any:
-        number = pc.cast(pc.cast(p.field(f"{prefix}n"), "int32"), "string")
-        bis = pc.if_else(pc.not_equal(p.field(f"{prefix}b"), ""), "BIS", "")
-        return pc.binary_join_element_wise(
-            number, p.field(f"{prefix}l"), bis, p.field(f"{prefix}bl"), ""
-        )
-
-    def tail(card: Any) -> Any:
-        return pc.if_else(pc.equal(card, ""), "", pc.binary_join_element_wise(" ", card, ""))
-
-    s_code, c_code = code(""), code("c")
-    s_tail, c_tail = tail(s_card), tail(c_card)
-    house_num = pc.cast(p.field("h"), "int32")
-    house = pc.utf8_lpad(pc.cast(house_num, "string"), 2, "0")
-    fam = pc.replace_substring_regex(pc.replace_substring_regex(t, "^AC$", "CL"), "^AK$", "KR")
-    join = pc.binary_join_element_wise
-    street = join(fam, " ", s_code, s_tail, "")
-    cross = join(c_code, c_tail, "")
-    table = pd.DataFrame(
-        {
-            "label": join(t, " ", s_code, s_tail, ", ", c_code, " ", house, c_tail, "").to_numpy(
-                zero_copy_only=False
-            ),
-            "street": street.to_numpy(zero_copy_only=False),
-            "cross": cross.to_numpy(zero_copy_only=False),
-            "house": house_num.to_numpy(),
-            "face": join(street, "|", cross, "").to_numpy(zero_copy_only=False),
-            "street_value": _arrow_value(p, "", s_card.to_numpy(zero_copy_only=False)),
-            "cross_value": _arrow_value(p, "c", c_card.to_numpy(zero_copy_only=False)),
-            "calle": calle_mask.to_numpy(zero_copy_only=False),
-        },
-        index=labels.index[ok],
-    )
-    out = table.reindex(labels.index)
-    out.insert(0, "ok", ok)
-    return out
-
-
-def parse_street_labels(labels: pd.Series) -> pd.DataFrame:
-    """Parse centreline labels (``"CL 63BIS S"``) into family key, cross key and value."""
-    positions, uniques = pd.factorize(np.asarray(labels, dtype=object))
-    rows: list[tuple[Any, ...]] = []
-    for text in uniques:
-        m = _STREET_ONLY.match(text) if isinstance(text, str) else None
-        if m is None:
-            rows.append((False, None, None, None, None, np.nan, False, False))
-            continue
-        t, n, lt, b, bl, c = (g or "" for g in m.groups())
-        code = _code_text(n, lt, b, bl)
-        tail = f" {c}" if c else ""
-        rows.append(
-            (
-                True,
-                t,
-                f"{family_type(t)} {code}{tail}",
-                f"{t} {code}{tail}",
-                f"{code}{tail}",
-                _value(n, lt, b, bl, c),
-                t in CALLE_LIKE,
-                t in CARRERA_LIKE,
-            )
-        )
-    rows.append((False, None, None, None, None, np.nan, False, False))  # missing values
-    columns = ["ok", "type", "street", "label", "cross", "value", "calle", "carrera"]
-    table = pd.DataFrame.from_records(rows, columns=columns)
-    out = table.iloc[positions].reset_index(drop=True)
-    out.index = labels.index
-    return out
-
-
-def cross_values(codes: pd.Series) -> FloatArray:
-    """Address-space value of cross keys such as ``"15 E"`` or ``"74"`` (NaN if unreadable)."""
-    positions, uniques = pd.factorize(np.asarray(codes, dtype=object))
-    values = np.full(len(uniques) + 1, np.nan)  # the last one for missing values (-1)
-    for i, text in enumerate(uniques):
-        m = _CODE.match(text) if isinstance(text, str) else None
-        if m is not None:
-            values[i] = _value(*(g or "" for g in m.groups()))
-    return values[positions]
-
-
-# ---------------------------------------------------------------------------------------------
 # building
-
-
-def _unit(vectors: FloatArray) -> FloatArray:
-    norm = np.hypot(vectors[:, 0], vectors[:, 1])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = vectors / norm[:, None]
-    out[~np.isfinite(out)] = np.nan
-    return out
 
 
 def _group_mean(codes: npt.NDArray[np.intp], xy: FloatArray, n: int) -> FloatArray:
@@ -333,7 +166,8 @@ def _label_table(
     of each point.
     """
     codes, uniques = pd.factorize(parsed["label"].to_numpy())
-    med = medians.reindex(parsed["street"].to_numpy()).to_numpy(float)
+    street_codes, streets = pd.factorize(parsed["street"].to_numpy())
+    med = medians.reindex(streets).to_numpy(float)[street_codes]
     dist = np.hypot(*(xy - med).T)
     order = np.lexsort((dist, codes))
     first = order[np.r_[True, codes[order][1:] != codes[order][:-1]]]
@@ -355,229 +189,14 @@ def _face_points(parsed: pd.DataFrame, labels: pd.DataFrame, codes: Any) -> pd.D
         ["face", "house", "street", "cross", "calle", "street_value", "cross_value"]
     ].reset_index(drop=True)
     rows["x"], rows["y"] = labels["x"].to_numpy(), labels["y"].to_numpy()
-    key = rows["face"].astype(str) + "#" + rows["house"].astype(int).astype(str)
-    kcodes, kuniq = pd.factorize(key.to_numpy())
+    face_codes = pd.factorize(rows["face"].to_numpy())[0].astype(np.int64)
+    kcodes, kuniq = pd.factorize(face_codes * _FACE_STRIDE + rows["house"].to_numpy(np.int64))
     keep = np.unique(kcodes, return_index=True)[1]
     mean = _group_mean(kcodes, rows[["x", "y"]].to_numpy(float), len(kuniq))
     out = rows.iloc[keep].reset_index(drop=True)
     out[["x", "y"]] = mean[kcodes[keep]]
     out["house"] = out["house"].astype(int)
     return out
-
-
-def _fit_faces(points: pd.DataFrame) -> pd.DataFrame:
-    """Per face, least squares of position on house number: corner (h=0) and direction.
-
-    Points farther than 25 m from a first fit are dropped before the second one.
-    """
-    codes, faces = pd.factorize(points["face"].to_numpy())
-    h = points["house"].to_numpy(float)
-    xy = points[["x", "y"]].to_numpy(float)
-    keep = np.ones(len(h), dtype=bool)
-    fit = _regress(codes, h, xy, keep, len(faces))
-    pred = fit[codes, 0:2] + h[:, None] * fit[codes, 2:4]
-    resid = np.hypot(*(xy - pred).T)
-    keep = ~(resid > 25.0)
-    fit = _regress(codes, h, xy, keep, len(faces))
-    n = np.bincount(codes[keep], minlength=len(faces))
-    hmin = np.full(len(faces), np.inf)
-    hmax = np.full(len(faces), -np.inf)
-    np.minimum.at(hmin, codes[keep], h[keep])
-    np.maximum.at(hmax, codes[keep], h[keep])
-    slope = np.hypot(fit[:, 2], fit[:, 3])
-    valid = (n >= 2) & (hmax - hmin >= 8) & (slope >= 0.4) & (slope <= 2.5)
-    return pd.DataFrame(
-        {"ax": fit[:, 0], "ay": fit[:, 1], "bx": fit[:, 2], "by": fit[:, 3], "valid": valid},
-        index=pd.Index(faces),
-    )
-
-
-def _regress(
-    codes: Any, h: FloatArray, xy: FloatArray, keep: npt.NDArray[np.bool_], n: int
-) -> FloatArray:
-    c, hk, xk, yk = codes[keep], h[keep], xy[keep, 0], xy[keep, 1]
-    cnt = np.bincount(c, minlength=n).astype(float)
-
-    def mean(values: FloatArray) -> FloatArray:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.bincount(c, values, minlength=n) / cnt
-
-    mh, mx, my = mean(hk), mean(xk), mean(yk)
-    var = mean(hk * hk) - mh * mh
-    with np.errstate(invalid="ignore", divide="ignore"):
-        bx = (mean(hk * xk) - mh * mx) / var
-        by = (mean(hk * yk) - mh * my) / var
-    return np.column_stack([mx - bx * mh, my - by * mh, bx, by])
-
-
-def _street_nodes(streets: Any, lab: pd.DataFrame, to_metric: Any) -> pd.DataFrame:
-    """Junctions of centrelines of crossing streets (a calle-like and a carrera-like one).
-
-    One row per junction and face key (``"CL 45|23"``): a face may have several (two
-    carriageways, or the same labels in a rural town).
-    """
-    import shapely
-
-    ok = lab["ok"].to_numpy()
-    geoms = streets.geometry.to_numpy()[ok]
-    lab = lab[ok]
-    ends = []
-    for where in (0, -1):
-        pts = shapely.get_coordinates(shapely.get_point(geoms, where))
-        ends.append(pd.DataFrame({"x": pts[:, 0], "y": pts[:, 1], "i": np.arange(len(geoms))}))
-    e = pd.concat(ends, ignore_index=True)
-    e["node"] = pd.factorize(
-        pd.Series(np.round(e["x"].to_numpy(), 6)).astype(str)
-        + ","
-        + pd.Series(np.round(e["y"].to_numpy(), 6)).astype(str)
-    )[0]
-    for col in ("street", "cross", "value", "calle"):
-        e[col] = lab[col].to_numpy()[e["i"]]
-    e = e.drop_duplicates(["node", "street"])
-    pairs = e.merge(e, on="node", suffixes=("", "_o"))
-    pairs = pairs[(pairs["street"] != pairs["street_o"]) & (pairs["calle"] != pairs["calle_o"])]
-    mx, my = to_metric(pairs["x"].to_numpy(), pairs["y"].to_numpy())
-    shared = pd.DataFrame(
-        {
-            "face": (pairs["street"] + "|" + pairs["cross_o"]).to_numpy(),
-            "street": pairs["street"].to_numpy(),
-            "x": mx,
-            "y": my,
-        }
-    )
-    near = _near_junctions(geoms, lab, to_metric)
-    new = pd.Index(shared["face"].unique()).get_indexer(near["face"]) < 0
-    return pd.concat([shared, near[new]], ignore_index=True)
-
-
-def _near_junctions(geoms: Any, lab: pd.DataFrame, to_metric: Any) -> pd.DataFrame:
-    """Junctions without a shared vertex: a street ending within 25 m of a crossing street (a
-    calle stopping at the edge of an avenue whose centreline runs down its median; the
-    junction is the end's projection on the avenue), and streets whose lines cross (bridges,
-    interchanges, unnoded crossings; the junction is where they cross)."""
-    import shapely
-
-    metric = shapely.transform(geoms, lambda xy: np.column_stack(to_metric(xy[:, 0], xy[:, 1])))
-    ends = np.concatenate([shapely.get_point(metric, 0), shapely.get_point(metric, -1)])
-    owner = np.concatenate([np.arange(len(metric)), np.arange(len(metric))])
-    qi, si = shapely.STRtree(metric).query(ends, predicate="dwithin", distance=25.0)
-    a, b = owner[qi], si
-    calle = lab["calle"].to_numpy(bool)
-    street = lab["street"].to_numpy(object)
-    cross = lab["cross"].to_numpy(object)
-    keep = (calle[a] != calle[b]) & (street[a] != street[b])
-    qi, a, b = qi[keep], a[keep], b[keep]
-    at = shapely.line_interpolate_point(metric[b], shapely.line_locate_point(metric[b], ends[qi]))
-    # and streets that cross without a shared vertex (interchanges, unnoded crossings)
-    ca, cb = shapely.STRtree(metric).query(metric, predicate="crosses")
-    keep = (ca < cb) & (calle[ca] != calle[cb]) & (street[ca] != street[cb])
-    ca, cb = ca[keep], cb[keep]
-    crossing = shapely.centroid(shapely.intersection(metric[ca], metric[cb]))
-    a, b = np.concatenate([a, ca]), np.concatenate([b, cb])
-    at = np.concatenate([at, crossing])
-    x, y = shapely.get_x(at), shapely.get_y(at)
-    rows = pd.DataFrame(
-        {
-            "face": np.concatenate([street[a] + "|" + cross[b], street[b] + "|" + cross[a]]),
-            "street": np.concatenate([street[a], street[b]]),
-            "x": np.concatenate([x, x]),
-            "y": np.concatenate([y, y]),
-        }
-    )
-    return rows.drop_duplicates(["face", "x", "y"])
-
-
-def _pick_nodes(fits: pd.DataFrame, nodes: pd.DataFrame, medians: pd.DataFrame) -> pd.DataFrame:
-    """One junction per face: the one nearest the face's fitted corner, else nearest the bulk
-    of the street (a rural town reusing urban labels loses); junctions farther than 150 m
-    from a fitted corner are not trusted."""
-    valid = fits[fits["valid"]]
-    ref = pd.DataFrame(index=nodes["face"].unique())
-    ref["x"] = valid["ax"].reindex(ref.index)
-    ref["y"] = valid["ay"].reindex(ref.index)
-    ref["fit"] = ref["x"].notna()
-    street_of = nodes.drop_duplicates("face").set_index("face")["street"]
-    node_median = nodes.groupby("street")[["x", "y"]].median()
-    fallback = medians.combine_first(node_median).reindex(street_of.reindex(ref.index))
-    ref.loc[~ref["fit"], "x"] = fallback["x"].to_numpy()[~ref["fit"].to_numpy()]
-    ref.loc[~ref["fit"], "y"] = fallback["y"].to_numpy()[~ref["fit"].to_numpy()]
-    r = ref.reindex(nodes["face"].to_numpy())
-    dist = np.hypot(
-        nodes["x"].to_numpy() - r["x"].to_numpy(), nodes["y"].to_numpy() - r["y"].to_numpy()
-    )
-    picked = nodes.assign(d=dist, fit=r["fit"].to_numpy()).sort_values("d")
-    picked = picked.drop_duplicates("face").set_index("face")
-    return picked[~(picked["fit"] & (picked["d"] > 150.0))][["x", "y"]]
-
-
-def _corners(fits: pd.DataFrame, nodes: pd.DataFrame) -> pd.DataFrame:
-    """Corner of each face: centreline junction if known, else the face fit at house 0."""
-    valid = fits[fits["valid"]]
-    corners = pd.DataFrame(index=valid.index.union(nodes.index))
-    corners["x"] = nodes["x"].reindex(corners.index)
-    corners["y"] = nodes["y"].reindex(corners.index)
-    corners["from_streets"] = corners["x"].notna()
-    fill = corners["x"].isna()
-    corners.loc[fill, "x"] = valid["ax"].reindex(corners.index)[fill]
-    corners.loc[fill, "y"] = valid["ay"].reindex(corners.index)[fill]
-    d = _unit(np.column_stack([valid["bx"], valid["by"]]))
-    corners["dx"] = pd.Series(d[:, 0], index=valid.index).reindex(corners.index)
-    corners["dy"] = pd.Series(d[:, 1], index=valid.index).reindex(corners.index)
-    keys = corners.index.to_series().str.split("|", n=1, regex=False)
-    corners["street"] = keys.str[0]
-    corners["cross"] = keys.str[1]
-    corners["cross_value"] = cross_values(corners["cross"])
-    corners = corners[np.isfinite(corners["cross_value"])]
-    corners = pd.concat([corners, _swapped(corners)])
-    return _directions_from_neighbours(corners)
-
-
-_OPPOSITE = {"CL": ("KR", "TV"), "DG": ("KR", "TV"), "KR": ("CL", "DG"), "TV": ("CL", "DG")}
-
-
-def _swapped(corners: pd.DataFrame) -> pd.DataFrame:
-    """The same corners seen from the cross street: ``CL 45|23`` gives ``KR 23|45``.
-
-    The cross street's type is not in the key: each type of the other orientation is tried
-    and kept when such a street is known. Directions are left to the neighbouring corners.
-    """
-    known = pd.Index(corners["street"].unique())
-    parts = corners["street"].str.split(" ", n=1, regex=False)
-    kind, rest = parts.str[0], parts.str[1]
-    rows = []
-    for k in (0, 1):
-        other = kind.map({t: pair[k] for t, pair in _OPPOSITE.items()}).fillna("")
-        street = other + " " + corners["cross"]
-        face = street + "|" + rest
-        keep = (other != "").to_numpy() & (known.get_indexer(pd.Index(street)) >= 0)
-        keep &= corners.index.get_indexer(pd.Index(face)) < 0
-        sub = corners.loc[keep, ["x", "y", "from_streets"]].copy()
-        sub["street"] = street[keep].to_numpy()
-        sub["cross"] = rest[keep].to_numpy()
-        sub.index = pd.Index(face[keep].to_numpy())
-        rows.append(sub)
-    out = pd.concat(rows)
-    out = out[~out.index.duplicated()]
-    out["dx"] = np.nan
-    out["dy"] = np.nan
-    out["cross_value"] = cross_values(out["cross"])
-    return out[np.isfinite(out["cross_value"])]
-
-
-def _directions_from_neighbours(corners: pd.DataFrame) -> pd.DataFrame:
-    """Faces without a fitted direction point to the next corner along the street."""
-    c = corners.sort_values(["street", "cross_value"])
-    same_next = c["street"].shift(-1) == c["street"]
-    same_prev = c["street"].shift(1) == c["street"]
-    nxt = np.column_stack([c["x"].shift(-1) - c["x"], c["y"].shift(-1) - c["y"]])
-    prv = np.column_stack([c["x"] - c["x"].shift(1), c["y"] - c["y"].shift(1)])
-    step = np.where(same_next.to_numpy()[:, None], nxt, np.nan)
-    step = np.where(np.isnan(step) & same_prev.to_numpy()[:, None], prv, step)
-    unit = _unit(step)
-    missing = c["dx"].isna().to_numpy()
-    c.loc[missing, "dx"] = unit[missing, 0]
-    c.loc[missing, "dy"] = unit[missing, 1]
-    return c.sort_index()
 
 
 def _grid(corners: pd.DataFrame, street_values: pd.Series, street_calle: pd.Series) -> Any:
@@ -799,10 +418,15 @@ def build_index(
     medians = _street_medians(parsed["street"].to_numpy(), xy)
     labels, codes = _label_table(parsed, xy, medians)
     points = _face_points(parsed, labels, codes)
-    fits = _fit_faces(points)
+    fits = fit_faces(points)
+    streets = streets.assign(
+        etiqueta=vote_street_labels(streets, parsed["street"].to_numpy(), xy, to_metric)
+    )
     street_labels = parse_street_labels(streets["etiqueta"])
-    nodes = _pick_nodes(fits, _street_nodes(streets, street_labels, to_metric), medians)
-    corners = _corners(fits, nodes)
+    fitted = fits.index[fits["valid"].to_numpy()]
+    found = street_junctions(streets, street_labels, to_metric, fitted=fitted)
+    nodes = pick_junctions(fits, found, medians, points)
+    corners = face_corners(fits, nodes)
     street_info = pd.concat(
         [
             points.drop_duplicates("street").set_index("street")[["street_value", "calle"]],
@@ -812,6 +436,9 @@ def build_index(
     street_info = street_info[~street_info.index.duplicated()]
     grid_uv, grid_xy = _grid(corners, street_info["street_value"], street_info["calle"])
     index = _assemble(labels, points, corners, grid_uv, grid_xy)
+    index.gap_key, index.gap_next, index.gap_xy = face_gaps(points, fits, index.streets)
+    _alternates(index, codes, xy, labels, found, corners)
+    index.loc_grid, index.loc_origin = build_locality_grid(localities, to_metric)
     index.areas = _areas(localities, upz, to_metric)
     index.avenues = build_avenue_table(
         streets, stops, to_metric=to_metric, street_labels=street_labels
@@ -820,6 +447,24 @@ def build_index(
     index.meta = {"build_seconds": round(time.perf_counter() - t0, 2), **index.summary()}
     log.info("geocoding index built in %.1f s: %s", time.perf_counter() - t0, index.summary())
     return index
+
+
+def _alternates(
+    index: GeocodeIndex,
+    codes: npt.NDArray[np.intp],
+    xy: FloatArray,
+    chosen: pd.DataFrame,
+    junctions: pd.DataFrame,
+    corners: pd.DataFrame,
+) -> None:
+    """Other places of labels and corners (see :mod:`geo_integration.geocode_places`);
+    ``codes`` gives each point's row in ``chosen`` (the label table)."""
+    alt = pd.concat(
+        [label_alternates(codes, xy, chosen), corner_alternates(junctions, corners)],
+        ignore_index=True,
+    ).sort_values("key", kind="stable")
+    index.alt_key = pd.Index(alt["key"].to_numpy(object))
+    index.alt_xy = alt[["x", "y"]].to_numpy(float)
 
 
 def _shape_key(key: str, names: list[str]) -> str | None:
@@ -845,13 +490,27 @@ def _shape_key(key: str, names: list[str]) -> str | None:
 
 
 def _avenue_shapes(index: GeocodeIndex, streets: Any, to_metric: Any) -> None:
-    """Vertices of the centrelines named after each avenue (for crossings by geometry)."""
+    """Vertices of the centrelines of each avenue (for crossings by geometry): those named
+    after it, and the unnamed ones labelled with its main numbered avenue label (``AK 72``
+    for Avenida Boyacá, where its name is missing), when no other avenue has that label
+    first."""
     import shapely
 
-    named = streets[streets["nombre"].notna()]
-    keys = named["nombre"].astype(str).map(avenue_key).to_numpy()
-    names = sorted(set(keys) - {""})
+    has_name = streets["nombre"].notna().to_numpy()
+    keys = np.full(len(streets), "", dtype=object)
+    keys[has_name] = streets["nombre"][has_name].astype(str).map(avenue_key).to_numpy()
+    names = sorted(set(keys[has_name]) - {""})
     ids = {name: i for i, name in enumerate(names)}
+    first = pd.Series(
+        {name: labels[0] for name, labels in index.avenues.items() if name in ids and labels}
+    )
+    first = first[first.str.match(r"^A[CK] ") & ~first.duplicated(keep=False)]
+    owner = pd.Series(first.index, index=first.to_numpy())
+    label = streets["etiqueta"].astype(object).where(streets["etiqueta"].notna(), "")
+    carry = ~has_name & label.isin(owner.index).to_numpy(bool)
+    keys[carry] = owner.reindex(label[carry]).to_numpy()
+    named = streets[keys != ""]
+    keys = keys[keys != ""]
     coords, which = shapely.get_coordinates(named.geometry.to_numpy(), return_index=True)
     x, y = to_metric(coords[:, 0], coords[:, 1])
     seg_id = np.array([ids.get(k, -1) for k in keys], dtype=np.int64)[which]
@@ -884,19 +543,18 @@ def _assemble(
     grid_uv: FloatArray,
     grid_xy: FloatArray,
 ) -> GeocodeIndex:
-    faces = pd.Index(np.sort(points["face"].unique()))
-    fid = faces.get_indexer(points["face"])
+    fid, faces = pd.factorize(points["face"].to_numpy(), sort=True)
     key = fid.astype(np.int64) * _FACE_STRIDE + points["house"].to_numpy(np.int64)
     order = np.argsort(key, kind="stable")
-    streets = pd.Index(np.sort(corners["street"].unique()))
+    streets = pd.Index(np.sort(pd.concat([corners["street"], points["street"]]).unique()))
     sid = streets.get_indexer(corners["street"])
-    skey = sid * _STREET_STRIDE + corners["cross_value"].to_numpy(float) + 1000.0
+    skey = sid * STREET_STRIDE + corners["cross_value"].to_numpy(float) + 1000.0
     sorder = np.argsort(skey, kind="stable")
     return GeocodeIndex(
         labels=pd.Index(labels.index.to_numpy()),
         label_xy=labels[["x", "y"]].to_numpy(float),
         label_spread=labels["spread"].to_numpy(float),
-        faces=faces,
+        faces=pd.Index(faces),
         face_house_key=key[order],
         face_house_xy=points[["x", "y"]].to_numpy(float)[order],
         corners=pd.Index(corners.index.to_numpy()),
@@ -917,6 +575,12 @@ def _assemble(
 # disk cache (I/O)
 
 _ARRAYS = (
+    "alt_xy",
+    "loc_grid",
+    "loc_origin",
+    "gap_key",
+    "gap_next",
+    "gap_xy",
     "label_xy",
     "label_spread",
     "face_house_key",
@@ -931,7 +595,7 @@ _ARRAYS = (
     "avenue_xy",
     "avenue_id",
 )
-_INDEXES = ("labels", "faces", "corners", "streets")
+_INDEXES = ("labels", "faces", "corners", "streets", "alt_key")
 
 
 def default_cache_dir() -> Path:
@@ -1004,7 +668,7 @@ def read_index(directory: Path) -> GeocodeIndex:
 def _inputs(data_dir: Path) -> list[Path]:
     from geo_integration.datadir import PATHS
 
-    names = ("addresses", "streets", "sitp_stops", "localities", "upz")
+    names = ("addresses", "streets", "localities", "upz")
     return [data_dir / PATHS[n] for n in names]
 
 
@@ -1032,6 +696,8 @@ def load_index(
     ----------
     data_dir
         Reference data directory (default: see :func:`geo_integration.config.resolve_data_dir`).
+        The index is built from the address points, the centrelines and the areas only
+        (not from the SITP stops, which the benchmark uses as independent references).
     cache_dir
         Where built indexes are kept (default :func:`default_cache_dir`); one subdirectory per
         fingerprint of the inputs.
@@ -1059,15 +725,11 @@ def load_index(
             return read_index(directory)
         except GeocodeError as exc:
             log.warning("rebuilding the geocoding index: %s", exc)
-    stops = None
-    if _inputs(root)[2].exists():
-        stops = loaders.load_sitp_stops(root)
     index = build_index(
         loaders.load_addresses(root),
         loaders.load_streets(root),
         loaders.load_localities(root),
         loaders.load_upz(root),
-        stops=stops,
     )
     index.fingerprint = fingerprint
     try:

@@ -6,8 +6,8 @@ Levels, best first (``match_level``):
    found under the equivalent type, ``CL 45`` as ``AC 45``, or without a cross-street BIS);
 2. ``interpolated``: between the nearest known house numbers on the same block face;
 3. ``intersection``: the corner of the street and the cross street (centreline junction,
-   else extrapolated from the face's points), moved by the house number in metres along the
-   street;
+   else extrapolated from the face's points, else where the street's block faces jump
+   past the cross street's number), moved by the house number in metres along the street;
 4. ``grid``: a model of the street grid fitted on known corners: along the street between
    its known corners when the street is known, else a local affine map from address space
    (calle number, carrera number) to map space fitted on the nearest known corners;
@@ -44,6 +44,7 @@ from geo_integration.address import (
     parse_address,
 )
 from geo_integration.errors import MissingColumnError
+from geo_integration.geocode_corners import STREET_STRIDE
 from geo_integration.geocode_index import GeocodeIndex, code_value
 
 if TYPE_CHECKING:
@@ -79,11 +80,12 @@ RESULT_COLUMNS: tuple[str, ...] = (
 MATCH_REASONS: dict[str, str] = {
     "street_not_found": "the street is not in the city's streets or address points",
     "no_position": "the street is known but neither the cross street nor the grid places it",
+    "outside_locality": "placed (confidence halved) outside the locality given in the record,"
+    " which holds no other place of that address",
 }
 
 _EXACT, _INTERP, _CORNER, _STREET, _GRID, _NONE = range(6)
 _STRIDE = 1000
-_STREET_STRIDE = 4000.0
 #: Largest distance in address space (street numbers) from a known corner for the grid model.
 GRID_MAX_DISTANCE = 12.0
 
@@ -152,11 +154,23 @@ _Row = tuple[str | None, str, str, str, float, float, tuple[float, float]]
 
 def _address_candidates(p: ParsedAddress, avenues: dict[str, list[str]]) -> list[_Row]:
     """Ways to read one parsed address, most faithful first: (exact label or None, face
-    key, street key, label, house, cross value, (u, v))."""
+    key, street key, label, house, cross value, (u, v)).
+
+    An intersection is read both ways, the avenue first (``AK 7 - CL 40`` is also looked
+    up along Calle 40's numbering, as ``CL 40 - KR 7``).
+    """
     assert p.street is not None and p.cross is not None
     if p.intersection and p.avenue and not _is_avenue(p.street, avenues.get(p.avenue, [])):
         p = p._replace(street=p.cross, cross=p.street)  # the avenue first
-    cross: StreetRef = p.cross  # type: ignore[assignment]
+    rows = _readings(p, avenues)
+    if p.intersection:
+        rows += _readings(p._replace(street=p.cross, cross=p.street, avenue=None), avenues)
+    return rows
+
+
+def _readings(p: ParsedAddress, avenues: dict[str, list[str]]) -> list[_Row]:
+    assert p.street is not None and p.cross is not None
+    cross: StreetRef = p.cross
     crosses = [cross]
     if cross.bis:
         crosses.append(
@@ -297,10 +311,41 @@ def _intersection(
     xy = index.corner_xy[ci] + np.where(known_dir[:, None], direction * h[:, None], 0.0)
     conf = np.where(index.corner_from_streets[ci], 0.8, 0.75)
     conf = np.where(known_dir | (h == 0), conf, conf - 0.2) - 0.1 * np.minimum(h, 100.0) / 100.0
+    elsewhere = pd.Index(face_keys[rows]).isin(index.alt_key)  # the streets meet elsewhere too
+    conf = np.where(elsewhere, conf - 0.2, conf)
     hits.level[rows] = _CORNER
     hits.xy[rows] = xy
     hits.conf[rows] = conf
     hits.matched[rows] = np.asarray(cand.label, dtype=object)[rows]
+
+
+def _face_gap(index: GeocodeIndex, cand: _Candidates, hits: _Hits) -> None:
+    """The corner where the street's block faces jump past the cross street's number.
+
+    On a street whose faces go ``... 14, 19 ...``, Carrera 15 to 19 meet it between the
+    last point numbered 14 and the first numbered 19: at 19's corner for 19, halfway from
+    14's last point to that corner for 15 to 18.
+    """
+    todo = (hits.level == _NONE) & np.isfinite(cand.cross_value)
+    if not todo.any() or len(index.gap_key) == 0:
+        return
+    rows = np.flatnonzero(todo)
+    sid = index.streets.get_indexer(pd.Index(np.asarray(cand.street, dtype=object)[rows]))
+    key = sid * STREET_STRIDE + cand.cross_value[rows] + 1000.0
+    pos = np.searchsorted(index.gap_key, key) - 1
+    g = np.clip(pos, 0, len(index.gap_key) - 1)
+    same = np.floor(index.gap_key[g] / STREET_STRIDE) == sid
+    at_next = np.abs(cand.cross_value[rows] - index.gap_next[g]) < 1e-9
+    ok = (pos >= 0) & (sid >= 0) & same & (at_next | (cand.cross_value[rows] < index.gap_next[g]))
+    geom = index.gap_xy[g]
+    corner = np.where(at_next[:, None], geom[:, 2:4], (geom[:, 0:2] + geom[:, 2:4]) / 2)
+    h = np.nan_to_num(cand.house[rows], nan=0.0)
+    xy = corner + geom[:, 4:6] * h[:, None]
+    r = rows[ok]
+    hits.level[r] = _CORNER
+    hits.xy[r] = xy[ok]
+    hits.conf[r] = np.where(at_next, 0.7, 0.65)[ok] - 0.1 * np.minimum(h[ok], 100.0) / 100.0
+    hits.matched[r] = np.asarray(cand.label, dtype=object)[r]
 
 
 def _along_street(index: GeocodeIndex, cand: _Candidates, hits: _Hits) -> None:
@@ -311,11 +356,11 @@ def _along_street(index: GeocodeIndex, cand: _Candidates, hits: _Hits) -> None:
     sid = index.streets.get_indexer(pd.Index(np.asarray(cand.street, dtype=object)[rows]))
     ok = sid >= 0
     rows, sid = rows[ok], sid[ok]
-    key = sid * _STREET_STRIDE + cand.cross_value[rows] + 1000.0
+    key = sid * STREET_STRIDE + cand.cross_value[rows] + 1000.0
     keys = index.street_corner_key
     n = len(keys)
     pos = np.searchsorted(keys, key)
-    street_of = np.floor(keys / _STREET_STRIDE)
+    street_of = np.floor(keys / STREET_STRIDE)
     i1 = np.clip(pos - 1, 0, n - 1)
     i2 = np.clip(pos, 0, n - 1)
     lo_ok = (pos > 0) & (street_of[i1] == sid)
@@ -500,6 +545,7 @@ def _match_candidates(parsed: Sequence[ParsedAddress], index: GeocodeIndex) -> p
     _exact(index, cand, hits)
     _interpolated(index, cand, hits, fid)
     _intersection(index, cand, hits, face_keys)
+    _face_gap(index, cand, hits)
     _along_street(index, cand, hits)
     _grid(index, cand, hits)
     order = np.lexsort((cand.rank, hits.level, cand.query))
@@ -547,7 +593,7 @@ def _street_corner_points(index: GeocodeIndex, street: str) -> npt.NDArray[np.fl
     if sid < 0:
         return np.empty((0, 2))
     lo, hi = np.searchsorted(
-        index.street_corner_key, [sid * _STREET_STRIDE, (sid + 1) * _STREET_STRIDE]
+        index.street_corner_key, [sid * STREET_STRIDE, (sid + 1) * STREET_STRIDE]
     )
     return index.street_corner_xy[lo:hi]
 
@@ -828,6 +874,10 @@ def geocode_addresses(
     results = _geocode_labels(distinct, index, store)
     rows = results.iloc[raw_to_distinct[codes]].reset_index(drop=True)
     rows.index = frame.index
+    if localidad_col is not None and localidad_col in frame.columns:
+        rows = _apply_localities(
+            rows, frame[localidad_col], distinct, raw_to_distinct[codes], index
+        )
     area_cols = [c for c in (barrio_col, upz_col, localidad_col) if c is not None]
     if area_cols:
         rows = _apply_areas(rows, frame, area_cols, index)
@@ -886,6 +936,89 @@ def _apply_areas(
     rows.loc[found.index, "confidence"] = found["kind"].map(_AREA_CONFIDENCE).to_numpy()
     rows.loc[found.index, "matched_address"] = found["name"].to_numpy()
     return rows
+
+
+def _to_metric(lon: npt.NDArray[np.float64], lat: npt.NDArray[np.float64]) -> tuple[Any, Any]:
+    from pyproj import Transformer
+
+    from geo_integration.geo import METRIC_CRS, WGS84
+
+    tr = Transformer.from_crs(WGS84, METRIC_CRS, always_xy=True)
+    x, y = tr.transform(lon, lat)
+    return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+
+
+_PLACED = ("exact", "interpolated", "intersection", "grid")
+
+
+def _apply_localities(
+    rows: pd.DataFrame,
+    stated: pd.Series,
+    distinct: list[ParsedAddress],
+    which: npt.NDArray[np.intp],
+    index: GeocodeIndex,
+) -> pd.DataFrame:
+    """Records placed far (see :data:`geo_integration.geocode_places.LOCALITY_TOLERANCE_M`)
+    from the locality their record gives move to another place of their label or corner in
+    that locality (a rural town reusing the city's labels, or the other way round); with no
+    such place they stay, with half their confidence and ``match_reason``
+    ``outside_locality``."""
+    from geo_integration.geocode_places import near_locality
+    from geo_integration.localities import locality_code
+
+    code = pd.to_numeric(stated.map(locality_code), errors="coerce").fillna(0).to_numpy(int)
+    check = rows["match_level"].isin(_PLACED).to_numpy() & (code > 0)
+    if not check.any() or index.loc_grid.size == 0:
+        return rows
+    todo = np.flatnonzero(check)
+    x, y = _to_metric(rows["lon"].to_numpy(float)[todo], rows["lat"].to_numpy(float)[todo])
+    far = todo[~near_locality(index.loc_grid, index.loc_origin, x, y, code[todo])]
+    if len(far) == 0:
+        return rows
+    rows = rows.copy()
+    pairs = pd.DataFrame({"row": far, "parsed": which[far], "code": code[far]})
+    for j, c in pairs[["parsed", "code"]].drop_duplicates().itertuples(index=False):
+        found = _alternate_in(index, distinct[j], c)
+        same = (pairs["parsed"] == j) & (pairs["code"] == c)
+        target = rows.index[pairs.loc[same, "row"].to_numpy()]
+        if found is None:
+            rows.loc[target, "confidence"] = rows.loc[target, "confidence"].astype(float) * 0.5
+            rows.loc[target, "match_reason"] = "outside_locality"
+            continue
+        (ax, ay), level = found
+        lat, lon = _to_wgs84(np.array([ax]), np.array([ay]))
+        rows.loc[target, "lat"], rows.loc[target, "lon"] = float(lat[0]), float(lon[0])
+        rows.loc[target, "match_level"] = level
+        rows.loc[target, "confidence"] = 0.7 if level == "exact" else 0.6
+        rows.loc[target, "match_reason"] = None
+    return rows
+
+
+def _alternate_in(
+    index: GeocodeIndex, p: ParsedAddress, code: int
+) -> tuple[tuple[float, float], str] | None:
+    """Another place of ``p``'s label (level exact) or of one of its corners (level
+    intersection) within locality ``code``."""
+    from geo_integration.geocode_places import near_locality
+
+    if p.street is None or p.cross is None or len(index.alt_key) == 0:
+        return None
+    rows = _address_candidates(p, index.avenues)
+    labels = [r[0] for r in rows if r[0] is not None]
+    faces = [r[1] for r in rows]
+    for keys, level in ((labels, "exact"), (faces, "intersection")):
+        pos = index.alt_key.get_indexer_for(pd.Index(list(dict.fromkeys(keys))))
+        pos = pos[pos >= 0]
+        if len(pos) == 0:
+            continue
+        xy = index.alt_xy[pos]
+        inside = near_locality(
+            index.loc_grid, index.loc_origin, xy[:, 0], xy[:, 1], np.full(len(pos), code)
+        )
+        if inside.any():
+            hit = xy[np.flatnonzero(inside)[0]]
+            return (float(hit[0]), float(hit[1])), level
+    return None
 
 
 def _apply_online(

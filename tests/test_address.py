@@ -247,6 +247,17 @@ def test_named_avenue_keeps_its_key() -> None:
     assert p.street is not None and p.street.street_label == "AK 72"
 
 
+def test_avenue_named_by_its_first_words() -> None:
+    table = {"AGOBERTO MEJIA CIFUENTES": ["AK 80"], "AGOBERTO": ["CL 9"]}
+    p = parse_address("Av. Agoberto Mejía # 57-10 sur", avenues=table)
+    assert p.label == "AK 80, 57 10 S"
+    assert p.avenue == "AGOBERTO MEJIA CIFUENTES"
+    assert parse_address("AV. A. Mejía - CL 57 Sur", avenues=table).label == "AK 80 - CL 57 S"
+    # one word is not enough for a longer name: the complete one-word name wins
+    assert parse_address("Av. Agoberto # 57-10", avenues=table).label == "CL 9, 57 10"
+    assert parse_address("Av. Mejía # 57-10", avenues=table).reason == "unknown_avenue"
+
+
 def test_without_table_only_aliases_are_known() -> None:
     assert parse_address("Avenida Boyacá # 23-10").reason == "unknown_avenue"
     assert parse_address("NQS # 12-45").label == "AK 30, 12 45"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -15,61 +16,25 @@ from geo_integration.errors import GeocodeError
 from geo_integration.geocode_index import (
     build_avenue_table,
     build_index,
-    code_value,
     default_cache_dir,
     index_fingerprint,
     load_index,
-    parse_official,
-    parse_street_labels,
 )
 
 
-def test_parse_official_normalises_labels() -> None:
-    labels = pd.Series(
-        [
-            "CL 9, 2 39 E",
-            "CL 16H, 112-84",
-            "KR 17F, 66-45S",
-            "AK 106, 16H 18",
-            "?, 22D 38",
-            "CL 5, 23 10 S",
-            "CL 2, IN 8",
-        ]
+def _layers(minicity_dir: Path) -> tuple[Any, Any, Any, Any]:
+    return (
+        loaders.load_addresses(minicity_dir).copy(),
+        loaders.load_streets(minicity_dir).copy(),
+        loaders.load_localities(minicity_dir),
+        loaders.load_upz(minicity_dir),
     )
-    out = parse_official(labels)
-    assert list(out["ok"]) == [True, True, True, True, False, True, False]
-    assert out.loc[1, "label"] == "CL 16H, 112 84"
-    assert out.loc[2, "label"] == "KR 17F, 66 45 S"
-    assert out.loc[3, "face"] == "KR 106|16H"  # AK is in the KR family
-    assert out.loc[0, "face"] == "CL 9|2 E"
-    assert out.loc[5, "label"] == "CL 5 S, 23 10"  # S belongs to the calle
-    assert out.loc[2, "house"] == 45
-    assert out.loc[0, "cross_value"] == pytest.approx(1 - 2)
 
 
-def test_code_value_is_monotone() -> None:
-    values = [
-        code_value(2, "", False, "", "S"),
-        code_value(1, "A", False, "", "S"),
-        code_value(1, "", False, "", "S"),
-        code_value(1, "", False, "", ""),
-        code_value(45, "", False, "", ""),
-        code_value(45, "A", False, "", ""),
-        code_value(45, "A", True, "", ""),
-        code_value(45, "A", True, "B", ""),
-        code_value(45, "B", False, "", ""),
-        code_value(46, "", False, "", ""),
-    ]
-    assert values == sorted(values)
-    assert len(set(values)) == len(values)
+def to_metric(lon: float, lat: float) -> tuple[float, float]:
+    from pyproj import Transformer
 
-
-def test_street_labels() -> None:
-    out = parse_street_labels(pd.Series(["CL 63BIS S", "AK 30", None, "AVENIDA"]))
-    assert list(out["ok"]) == [True, True, False, False]
-    assert out.loc[0, "street"] == "CL 63BIS S"
-    assert out.loc[1, "street"] == "KR 30"
-    assert out.loc[1, "label"] == "AK 30"
+    return Transformer.from_crs("EPSG:4326", "EPSG:9377", always_xy=True).transform(lon, lat)
 
 
 def test_index_of_the_mini_city(minicity_dir: Path) -> None:
@@ -97,6 +62,22 @@ def test_avenue_table_votes(minicity_dir: Path) -> None:
     assert table["PRUEBA"] == ["KR 5"]
     assert table["LARGA"] == ["CL 2", "CL 1"]  # longest first, both above 10 %
     assert table["NQS"] == ["AK 30"]  # colloquial alias fills what the data lacks
+
+
+def test_avenue_shape_carried_by_its_numbered_label(minicity_dir: Path) -> None:
+    # Carrera 5 is "AK 5", named "Avenida de Prueba" only north of Calle 5: the unnamed
+    # southern segments labelled AK 5 are part of the avenue too
+    points, streets, locs, upz = _layers(minicity_dir)
+    kr5 = streets["etiqueta"] == "KR 5"
+    start_y = streets.geometry.map(lambda g: to_metric(*g.coords[0])[1] - ORIGIN[1])
+    streets.loc[kr5, "etiqueta"] = "AK 5"
+    streets.loc[kr5 & (start_y < 500), "nombre"] = None
+    index = build_index(points, streets, locs, upz)
+    assert index.avenues["PRUEBA"] == ["AK 5"]
+    shape = index.avenue_xy[index.avenue_id == index.avenue_shapes["PRUEBA"]] - ORIGIN
+    assert shape[:, 1].min() == pytest.approx(100, abs=0.5)  # from Calle 1
+    assert shape[:, 1].max() == pytest.approx(1000, abs=0.5)  # to Calle 10
+    np.testing.assert_allclose(shape[:, 0], -500, atol=0.5)
 
 
 def test_avenue_table_from_stops(minicity_dir: Path) -> None:

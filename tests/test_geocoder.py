@@ -15,11 +15,12 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from minicity import ORIGIN
+from minicity import ORIGIN, to_wgs
 from pyproj import Transformer
-from shapely.geometry import Point
+from shapely.geometry import LineString, Point
 
 from geo_integration import loaders
 from geo_integration.errors import MissingColumnError
@@ -117,8 +118,150 @@ def test_parallel_streets_do_not_meet(index: GeocodeIndex) -> None:
     assert row["match_level"] == "none"
 
 
-def test_grid_along_a_known_street(index: GeocodeIndex) -> None:
-    # Carrera 3A does not exist: on Calle 5 it lies between Carrera 3 and Carrera 4
+def test_intersection_where_the_faces_jump(index: GeocodeIndex) -> None:
+    # Carrera 3A does not exist: on Calle 5 the faces go from 3 (last point 3-80, at x=-380)
+    # to 4 (first point 4-20, x=-420, so its corner is at x=-400); 3A lies halfway, -390
+    row, xy = one(index, "Calle 5 # 3A-10")
+    assert row["match_level"] == "intersection"
+    np.testing.assert_allclose(xy, [-400, 500], atol=0.5)
+
+
+def test_intersection_read_both_ways(index: GeocodeIndex) -> None:
+    # Carrera 3A is unknown, but Calle 5's numbering passes 3A halfway from its last point
+    # numbered 3 (x=-380) to the corner of Carrera 4 (x=-400)
+    row, xy = one(index, "Carrera 3A con Calle 5")
+    assert row["match_level"] == "intersection"
+    assert row["matched_address"] == "CL 5 - KR 3A"
+    np.testing.assert_allclose(xy, [-390, 500], atol=0.5)
+
+
+def test_intersection_where_the_faces_jump_to_a_single_point(minicity_dir: Path) -> None:
+    # Calle 5 at Carrera 4 keeps one point (4-40), no centreline of Carrera 4 and none of
+    # its points: the corner is 40 m back from that point towards the previous face
+    points = loaders.load_addresses(minicity_dir)
+    drop = points["address"].str.startswith(("KR 4, ", "CL 5, 4 "))
+    points = pd.concat([points[~drop], points[points["address"] == "CL 5, 4 40"]])
+    streets = loaders.load_streets(minicity_dir)
+    index = build_index(
+        points,
+        streets[streets["etiqueta"] != "KR 4"],
+        loaders.load_localities(minicity_dir),
+    )
+    row, xy = one(index, "Calle 5 # 4-60")
+    assert row["match_level"] == "intersection"
+    np.testing.assert_allclose(xy, [-460, 500], atol=0.5)
+
+
+def test_a_rural_town_reusing_the_labels_is_not_the_corner(minicity_dir: Path) -> None:
+    # Calle 3 and Carrera 2 also cross in a town 5 km away where the city has no point; in
+    # the city, Calle 3 has no centreline and no point is numbered at that corner: the
+    # corner is not the town's, and the grid places it between Carrera 2's corners
+    points = loaders.load_addresses(minicity_dir)
+    points = points[~points["address"].str.startswith(("KR 2, 3 ", "CL 3, 2 "))]
+    streets = loaders.load_streets(minicity_dir)
+    town = [((4900, 5000), (5100, 5000), "CL 3"), ((5000, 4900), (5000, 5100), "KR 2")]
+    lines = gpd.GeoDataFrame(
+        {"etiqueta": [t[2] for t in town], "nombre": None, "source": "mvi_2023"},
+        geometry=[LineString(np.column_stack(to_wgs(*np.array(t[:2]).T))) for t in town],
+        crs="EPSG:4326",
+    )
+    index = build_index(
+        points,
+        pd.concat([streets[streets["etiqueta"] != "CL 3"], lines], ignore_index=True),
+        loaders.load_localities(minicity_dir),
+    )
+    row, xy = one(index, "Carrera 2 con Calle 3")
+    assert row["match_level"] == "grid"
+    np.testing.assert_allclose(xy, [-200, 300], atol=1.0)
+
+
+@pytest.fixture(scope="module")
+def two_places(minicity_dir: Path) -> GeocodeIndex:
+    """The mini city as locality 08 and a town 5 km east as locality 20, where three points
+    repeat the city's labels "CL 7, 2 20/40/60" and Calle 7 crosses Carrera 2."""
+    from shapely.geometry import box
+
+    town = [(f"CL 7, 2 {h}", 5000.0 - h, 700.0) for h in (20, 40, 60)]
+    lon, lat = to_wgs(np.array([t[1] for t in town]), np.array([t[2] for t in town]))
+    points = pd.concat(
+        [
+            loaders.load_addresses(minicity_dir),
+            gpd.GeoDataFrame(
+                {"address": [t[0] for t in town]},
+                geometry=gpd.points_from_xy(lon, lat),
+                crs="EPSG:4326",
+            ),
+        ],
+        ignore_index=True,
+    )
+    crossing = [  # four segments meeting at (5000, 700)
+        ((4900, 700), (5000, 700), "CL 7"),
+        ((5000, 700), (5100, 700), "CL 7"),
+        ((5000, 600), (5000, 700), "KR 2"),
+        ((5000, 700), (5000, 800), "KR 2"),
+    ]
+    lines = gpd.GeoDataFrame(
+        {"etiqueta": [c[2] for c in crossing], "nombre": None, "source": "mvi_2023"},
+        geometry=[LineString(np.column_stack(to_wgs(*np.array(c[:2]).T))) for c in crossing],
+        crs="EPSG:4326",
+    )
+    streets = pd.concat([loaders.load_streets(minicity_dir), lines], ignore_index=True)
+    squares = [box(-1100, 0, 0, 1100), box(4500, 200, 5500, 1200)]
+    localities = gpd.GeoDataFrame(
+        {"loc_code": ["08", "20"], "loc_name": ["Kennedy", "Sumapaz"]},
+        geometry=[
+            shapely.transform(sq, lambda xy: np.column_stack(to_wgs(xy[:, 0], xy[:, 1])))
+            for sq in squares
+        ],
+        crs="EPSG:4326",
+    )
+    return build_index(points, streets, localities)
+
+
+def test_the_locality_chooses_among_places(two_places: GeocodeIndex) -> None:
+    frame = pd.DataFrame(
+        {
+            "dir": ["Calle 7 # 2-40", "Calle 7 # 2-40", "Calle 7 # 2-40", "Carrera 2 con Calle 7"],
+            "loc": ["Sumapaz", "Kennedy", None, "Sumapaz"],
+        }
+    )
+    result = geocode_addresses(frame, address_col="dir", localidad_col="loc", index=two_places)
+    xy = grid(result)
+    assert list(result["match_level"]) == ["exact", "exact", "exact", "intersection"]
+    np.testing.assert_allclose(xy[0], [4960, 700], atol=0.5)  # the town's point
+    np.testing.assert_allclose(xy[1], [-240, 700], atol=0.5)  # the city's
+    np.testing.assert_allclose(xy[2], [-240, 700], atol=0.5)  # the city's, by default
+    np.testing.assert_allclose(xy[3], [5000, 700], atol=0.5)  # the town's junction
+    assert result["confidence"].tolist() == pytest.approx([0.7, 0.8, 0.8, 0.6])
+    assert result["match_reason"].isna().all()
+
+
+def test_a_corner_in_two_places_has_a_lower_confidence(two_places: GeocodeIndex) -> None:
+    row, xy = one(two_places, "Carrera 2 con Calle 7")
+    np.testing.assert_allclose(xy, [-200, 700], atol=0.5)  # the city's, by default
+    assert row["confidence"] == pytest.approx(0.6)  # 0.8 for a junction, less 0.2
+    row, _ = one(two_places, "Carrera 3 con Calle 7")
+    assert row["confidence"] == pytest.approx(0.8)
+
+
+def test_outside_the_locality_given(two_places: GeocodeIndex) -> None:
+    frame = pd.DataFrame({"dir": ["Calle 5 # 3-20"], "loc": ["Sumapaz"]})
+    result = geocode_addresses(frame, address_col="dir", localidad_col="loc", index=two_places)
+    np.testing.assert_allclose(grid(result)[0], [-320, 500], atol=0.5)  # no other place
+    assert result.loc[0, "match_level"] == "exact"
+    assert result.loc[0, "confidence"] == pytest.approx(0.5)
+    assert result.loc[0, "match_reason"] == "outside_locality"
+
+
+def test_grid_along_a_known_street(minicity_dir: Path) -> None:
+    # without the points of Calle 5 at Carrera 4, the faces jump 140 m (from 3-80 to 5-20):
+    # too far to place 3A; the grid places it between the corners of Carreras 3 and 4
+    points = loaders.load_addresses(minicity_dir)
+    index = build_index(
+        points[~points["address"].str.startswith("CL 5, 4 ")],
+        loaders.load_streets(minicity_dir),
+        loaders.load_localities(minicity_dir),
+    )
     row, xy = one(index, "Calle 5 # 3A-10")
     assert row["match_level"] == "grid"
     assert -400 < xy[0] < -300
