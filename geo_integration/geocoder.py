@@ -792,7 +792,7 @@ def _geocode_labels(
 
 
 def geocode_addresses(
-    data: pd.Series | pd.DataFrame,
+    data: pd.Series | pd.DataFrame | Sequence[str],
     *,
     address_col: str | None = None,
     barrio_col: str | None = None,
@@ -809,7 +809,8 @@ def geocode_addresses(
     Parameters
     ----------
     data
-        A Series of address texts, or a DataFrame with ``address_col``.
+        Address texts (a Series, or any sequence of strings: the result is then indexed
+        0..n-1), or a DataFrame with ``address_col``.
     address_col
         Column of ``data`` holding the addresses (required for a DataFrame).
     barrio_col, upz_col, localidad_col
@@ -894,7 +895,14 @@ def geocode_addresses(
     return gpd.GeoDataFrame(out, geometry=geometry, crs="EPSG:4326")
 
 
-def _as_frame(data: pd.Series | pd.DataFrame, address_col: str | None) -> pd.DataFrame:
+def _as_frame(
+    data: pd.Series | pd.DataFrame | Sequence[str], address_col: str | None
+) -> pd.DataFrame:
+    if isinstance(data, str):
+        msg = f"give a list of addresses, not one string: {data!r}"
+        raise TypeError(msg)
+    if not isinstance(data, pd.Series | pd.DataFrame):
+        data = pd.Series(list(data), dtype=object)
     if isinstance(data, pd.Series):
         return pd.DataFrame({"__address__": data.to_numpy(dtype=object)}, index=data.index)
     if address_col is None:

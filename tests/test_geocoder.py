@@ -341,6 +341,14 @@ def test_result_aligned_to_the_input_index(index: GeocodeIndex) -> None:
     assert result.loc[3, "lat"] == result.loc[7, "lat"]
 
 
+def test_a_plain_list_of_addresses(index: GeocodeIndex) -> None:
+    result = geocode_addresses(["xx", "CL 5, 3 20"], index=index)
+    assert list(result.index) == [0, 1]
+    assert list(result["match_level"]) == ["none", "exact"]
+    with pytest.raises(TypeError, match="'CL 5, 3 20'"):
+        geocode_addresses("CL 5, 3 20", index=index)
+
+
 def test_frame_keeps_its_columns(index: GeocodeIndex) -> None:
     frame = pd.DataFrame({"id": ["a", "b"], "addr": ["CL 5, 3 20", "KR 3, 5 20"]}, index=[5, 6])
     result = geocode_addresses(frame, address_col="addr", index=index)
