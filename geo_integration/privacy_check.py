@@ -28,6 +28,7 @@ rows. Addresses of public service points are not needles.
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import math
 import re
@@ -319,11 +320,14 @@ def coordinate_findings(coords: _Coords, needles: Needles) -> list[str]:
 
 
 def _address_hits(words: list[str], index: dict[tuple[str, str], set[tuple[str, ...]]]) -> int:
+    """Distinct phrases of ``index`` (keyed by their first two words) that occur in ``words``."""
+    pairs = list(itertools.pairwise(words))
+    present = index.keys() & set(pairs)  # most texts share no first pair: no position loop
+    if not present:
+        return 0
     found: set[tuple[str, ...]] = set()
-    for i in range(len(words) - 1):
-        candidates = index.get((words[i], words[i + 1]))
-        if candidates:
-            found.update(a for a in candidates if tuple(words[i : i + len(a)]) == a)
+    for i in (i for i, pair in enumerate(pairs) if pair in present):
+        found.update(a for a in index[pairs[i]] if tuple(words[i : i + len(a)]) == a)
     return len(found)
 
 
