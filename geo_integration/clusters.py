@@ -25,9 +25,11 @@ Chaining (DBSCAN): in a large drop the dense half of the city can form one chain
 points, a "cluster" of hundreds of thousands of people that tells a planner nothing. A cluster
 holding more than ``max_cluster_share`` of the drop's people (default 10 %) is therefore
 re-clustered on its own with the core density doubled (up to 4 doublings) until it divides
-into at least two clusters of ``min_cluster_people``; its members outside the parts become
-noise (they live at a density between the two levels), and parts still above the share are
-divided again. A cluster that no doubling divides is kept whole. ``None`` turns this off.
+into at least two clusters of ``min_cluster_people`` that together keep at least half of its
+people; its members outside the parts become noise (they live at a density between the two
+levels, like the homes along a bridge between two cores), and parts still above the share
+are divided again. A cluster that no doubling divides so is kept whole: a large area of even
+density is one cluster. ``None`` turns this off.
 
 With either method, clusters with fewer than ``min_cluster_people`` people become noise.
 ``min_samples=None`` sets the core density relative to the drop: ``density_factor`` (3) times
@@ -289,6 +291,8 @@ def _dbscan_pooled(points: FloatArray, weights: FloatArray, eps_m: float, core: 
 
 
 _MAX_DOUBLINGS = 4
+#: A division must keep at least this share of the cluster's people in its parts.
+_KEEP_SHARE = 0.5
 
 
 def _divide_large(
@@ -329,7 +333,8 @@ def _parts(
     points: FloatArray, weights: FloatArray, eps_m: float, core: float, min_people: float
 ) -> tuple[IntArray | None, float]:
     """Parts (``0..n-1``, noise ``-1``) of a cluster at the first doubled density that gives
-    at least two of ``min_people``, and that density; ``None`` when no doubling does."""
+    at least two of ``min_people`` holding at least half its people, and that density;
+    ``None`` when no doubling does (a higher density only keeps fewer people)."""
     for _ in range(_MAX_DOUBLINGS):
         core *= 2.0
         sub = _dbscan_pooled(points, weights, eps_m, core)
@@ -338,6 +343,8 @@ def _parts(
             return None, core
         mass = np.bincount(sub[found], weights=weights[found])
         kept = np.flatnonzero(mass >= min_people)
+        if mass[kept].sum() < _KEEP_SHARE * weights.sum():
+            return None, core  # the parts would leave most people out: not a division
         if len(kept) >= 2:
             remap = np.full(len(mass), NOISE, dtype=np.int64)
             remap[kept] = np.arange(len(kept))

@@ -137,6 +137,21 @@ def test_a_chained_cluster_is_divided() -> None:
     assert (labels[middle] == -1).all()
 
 
+def test_an_even_area_is_not_dissolved_into_its_densest_spots() -> None:
+    """1,156 homes on a 30 m lattice over 1 km^2 with two dense spots of 60: at a doubled
+    density only the spots remain, far less than half the people, so the area stays one
+    cluster."""
+    rng = np.random.default_rng(9)
+    ux, uy = (g.ravel() for g in np.meshgrid(np.arange(34) * 30.0, np.arange(34) * 30.0))
+    ax, ay = _disc(rng, (250.0, 250.0), 10, 60)
+    bx, by = _disc(rng, (750.0, 750.0), 10, 60)
+    x, y = np.concatenate([ux, ax, bx]), np.concatenate([uy, ay, by])
+    frame = _frame(x, y, np.ones(len(x)), np.array(["even"] * len(ux) + ["spot"] * 120))
+    labels = find_clusters(frame, eps_m=100, min_samples=25)
+    assert (labels[frame["blob"] == "spot"] == 0).all()
+    assert (labels == 0).mean() > 0.9
+
+
 def test_a_dense_cluster_no_doubling_divides_stays_whole(layout: pd.DataFrame) -> None:
     """Blob A holds over a third of the people; every doubling keeps it one cluster."""
     kept = find_clusters(layout, min_samples=40)
