@@ -325,9 +325,10 @@ def _address_hits(words: list[str], index: dict[tuple[str, str], set[tuple[str, 
     present = index.keys() & set(pairs)  # most texts share no first pair: no position loop
     if not present:
         return 0
+    phrases: set[tuple[str, ...]] = set().union(*(index[key] for key in present))
     found: set[tuple[str, ...]] = set()
-    for i in (i for i, pair in enumerate(pairs) if pair in present):
-        found.update(a for a in index[pairs[i]] if tuple(words[i : i + len(a)]) == a)
+    for size in {len(a) for a in phrases}:  # the text's runs of each phrase length, as a set
+        found |= phrases & set(zip(*(words[k:] for k in range(size)), strict=False))
     return len(found)
 
 
