@@ -321,14 +321,10 @@ def coordinate_findings(coords: _Coords, needles: Needles) -> list[str]:
 
 def _address_hits(words: list[str], index: dict[tuple[str, str], set[tuple[str, ...]]]) -> int:
     """Distinct phrases of ``index`` (keyed by their first two words) that occur in ``words``."""
-    pairs = list(itertools.pairwise(words))
-    present = index.keys() & set(pairs)  # most texts share no first pair: no position loop
-    if not present:
-        return 0
-    phrases: set[tuple[str, ...]] = set().union(*(index[key] for key in present))
+    starts = [i for i, pair in enumerate(itertools.pairwise(words)) if pair in index]
     found: set[tuple[str, ...]] = set()
-    for size in {len(a) for a in phrases}:  # the text's runs of each phrase length, as a set
-        found |= phrases & set(zip(*(words[k:] for k in range(size)), strict=False))
+    for i in starts:
+        found.update(a for a in index[words[i], words[i + 1]] if tuple(words[i : i + len(a)]) == a)
     return len(found)
 
 
