@@ -43,7 +43,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from geo_integration.text import name_key
+from geo_integration.text import name_key, name_keys
 
 __all__ = [
     "Leak",
@@ -163,17 +163,17 @@ def build_needles(
         lat, lon = _finite_pairs(residences[lat_col], residences[lon_col])
         needles.pairs = set(_pack(lat, lon).tolist())
     for col in address_cols:
-        for value in residences[col].dropna().astype(str):
-            key = name_key(value)
+        for key in name_keys(_distinct(residences[col])):
             words = tuple(key.split())
             if len(key) >= 8 and len(words) >= 2:
                 needles.addresses.setdefault((words[0], words[1]), set()).add(words)
     _drop_public_addresses(needles, public_addresses)
     for kind, cols in (("id", id_cols), ("personal_field", personal_cols)):
         for col in cols:
-            for value in residences[col].dropna().astype(str):
+            values = _distinct(residences[col])
+            for value, key in zip(values, name_keys(values), strict=True):
                 token = value.strip().upper()
-                words = tuple(name_key(value).split())
+                words = tuple(key.split())
                 if len(words) >= 2 and kind == "personal_field":
                     needles.phrases.setdefault((words[0], words[1]), set()).add(words)
                 elif len(token) >= 5:
@@ -186,6 +186,11 @@ def build_needles(
         arr = arr[np.isfinite(arr).all(axis=1)]
         target.update(_pack(arr[:, 0], arr[:, 1]).tolist())
     return needles
+
+
+def _distinct(column: pd.Series) -> list[str]:
+    """The distinct non-missing values of ``column`` as text."""
+    return [str(v) for v in column.dropna().astype(str).drop_duplicates().tolist()]
 
 
 def _drop_public_addresses(needles: Needles, public: Iterable[str]) -> None:
