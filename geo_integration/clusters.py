@@ -21,6 +21,16 @@ Clustering is done in metres (EPSG:9377) and counts **people** (``household_size
     ``cluster_selection_epsilon``. Quadratic in the worst case: meant for drops of up to some
     tens of thousands of residences.
 
+Chaining (DBSCAN): in a large drop the dense half of the city can form one chain of core
+points, a "cluster" of hundreds of thousands of people that tells a planner nothing. A cluster
+holding more than ``max_cluster_share`` of the drop's people (default 10 %) is therefore
+re-clustered on its own with the core density doubled (up to 4 doublings) until it divides
+into at least two clusters of ``min_cluster_people`` that together keep at least half of its
+people; its members outside the parts become noise (they live at a density between the two
+levels, like the homes along a bridge between two cores), and parts still above the share
+are divided again. A cluster that no doubling divides so is kept whole: a large area of even
+density is one cluster. ``None`` turns this off.
+
 With either method, clusters with fewer than ``min_cluster_people`` people become noise.
 ``min_samples=None`` sets the core density relative to the drop: ``density_factor`` (3) times
 the people an ``eps_m`` disc would hold if the drop were spread evenly over the inhabited
@@ -131,6 +141,7 @@ def find_clusters(
     method: Literal["dbscan", "hdbscan"] = "dbscan",
     grid_m: float = 25.0,
     density_factor: float = 3.0,
+    max_cluster_share: float | None = 0.1,
     seed: int | None = None,
 ) -> pd.Series:
     """Label each residence with its cluster of residence.
@@ -154,6 +165,9 @@ def find_clusters(
         DBSCAN pooling grid in metres (``0``: identical coordinates only).
     density_factor
         Multiple of the mean density used when ``min_samples`` is ``None``.
+    max_cluster_share
+        DBSCAN: clusters holding more than this share of the people are divided at higher
+        densities (see the module docstring); ``None``: never.
     seed
         Accepted for a uniform API; both algorithms are deterministic on the canonical
         order, so it does not change the result.
@@ -171,6 +185,9 @@ def find_clusters(
         raise AnalysisError(msg)
     if eps_m is not None and eps_m <= 0:
         msg = f"eps_m must be positive metres, got {eps_m!r}"
+        raise AnalysisError(msg)
+    if max_cluster_share is not None and not 0 < max_cluster_share <= 1:
+        msg = f"max_cluster_share must be in (0, 1], got {max_cluster_share!r}"
         raise AnalysisError(msg)
     if grid_m < 0 or (method == "dbscan" and eps_m is not None and grid_m >= eps_m):
         msg = f"grid_m must be >= 0 and smaller than eps_m, got {grid_m!r}"
@@ -190,7 +207,10 @@ def find_clusters(
             msg = f"min_samples must be at least 1 person, got {min_samples!r}"
             raise AnalysisError(msg)
         if method == "dbscan":
-            sub = _dbscan(x[ok], y[ok], people[ok], radius, core, grid_m)
+            limit = None if max_cluster_share is None else max_cluster_share * people[ok].sum()
+            sub = _dbscan(
+                x[ok], y[ok], people[ok], radius, core, grid_m, split=(limit, min_cluster_people)
+            )
         else:
             sub = _hdbscan(x[ok], y[ok], people[ok], eps_m or 0.0, core)
         labels[ok] = _renumber(sub, x[ok], y[ok], people[ok], min_cluster_people)
@@ -243,15 +263,93 @@ def _pool(x: FloatArray, y: FloatArray, grid_m: float) -> tuple[FloatArray, IntA
 
 
 def _dbscan(
-    x: FloatArray, y: FloatArray, people: FloatArray, eps_m: float, core: float, grid_m: float
+    x: FloatArray,
+    y: FloatArray,
+    people: FloatArray,
+    eps_m: float,
+    core: float,
+    grid_m: float,
+    *,
+    split: tuple[float | None, float] = (None, 0.0),
 ) -> IntArray:
+    """DBSCAN on the pooled points; ``split``: (people above which a cluster is divided,
+    least people of a part)."""
+    points, inverse = _pool(x, y, grid_m)
+    weights = np.bincount(inverse, weights=people, minlength=len(points)).astype(np.float64)
+    pooled = _dbscan_pooled(points, weights, eps_m, core)
+    limit, min_people = split
+    if limit is not None:
+        pooled = _divide_large(points, weights, pooled, eps_m, core, limit, min_people)
+    return pooled[inverse]
+
+
+def _dbscan_pooled(points: FloatArray, weights: FloatArray, eps_m: float, core: float) -> IntArray:
     from sklearn.cluster import DBSCAN
 
-    points, inverse = _pool(x, y, grid_m)
-    weights = np.bincount(inverse, weights=people, minlength=len(points))
     model = DBSCAN(eps=eps_m, min_samples=math.ceil(core - 1e-9), algorithm="kd_tree")
-    pooled = model.fit(points, sample_weight=weights).labels_
-    return np.asarray(pooled, dtype=np.int64)[inverse]
+    return np.asarray(model.fit(points, sample_weight=weights).labels_, dtype=np.int64)
+
+
+_MAX_DOUBLINGS = 4
+#: A division must keep at least this share of the cluster's people in its parts.
+_KEEP_SHARE = 0.5
+
+
+def _divide_large(
+    points: FloatArray,
+    weights: FloatArray,
+    labels: IntArray,
+    eps_m: float,
+    core: float,
+    limit: float,
+    min_people: float,
+) -> IntArray:
+    """Divide clusters heavier than ``limit`` people by re-clustering each at a doubled core
+    density (up to :data:`_MAX_DOUBLINGS` times) until it gives two parts of ``min_people``."""
+    out = labels.copy()
+    found = out >= 0
+    heavy = np.bincount(out[found], weights=weights[found]) if found.any() else np.zeros(0)
+    queue = [(int(g), core) for g in np.flatnonzero(heavy > limit)]
+    next_id = int(out.max()) + 1
+    while queue:
+        group, level = queue.pop()
+        members = np.flatnonzero(out == group)
+        parts, level = _parts(points[members], weights[members], eps_m, level, min_people)
+        if parts is None:
+            continue
+        log.info(
+            "a cluster of %.0f people divided into %d", weights[members].sum(), parts.max() + 1
+        )
+        out[members] = NOISE
+        for part in range(int(parts.max()) + 1):
+            out[members[parts == part]] = next_id
+            if weights[members][parts == part].sum() > limit:
+                queue.append((next_id, level))
+            next_id += 1
+    return out
+
+
+def _parts(
+    points: FloatArray, weights: FloatArray, eps_m: float, core: float, min_people: float
+) -> tuple[IntArray | None, float]:
+    """Parts (``0..n-1``, noise ``-1``) of a cluster at the first doubled density that gives
+    at least two of ``min_people`` holding at least half its people, and that density;
+    ``None`` when no doubling does (a higher density only keeps fewer people)."""
+    for _ in range(_MAX_DOUBLINGS):
+        core *= 2.0
+        sub = _dbscan_pooled(points, weights, eps_m, core)
+        found = sub >= 0
+        if not found.any():
+            return None, core
+        mass = np.bincount(sub[found], weights=weights[found])
+        kept = np.flatnonzero(mass >= min_people)
+        if mass[kept].sum() < _KEEP_SHARE * weights.sum():
+            return None, core  # the parts would leave most people out: not a division
+        if len(kept) >= 2:
+            remap = np.full(len(mass), NOISE, dtype=np.int64)
+            remap[kept] = np.arange(len(kept))
+            return np.where(found, remap[np.maximum(sub, 0)], NOISE), core
+    return None, core
 
 
 def _hdbscan(

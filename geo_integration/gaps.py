@@ -569,6 +569,7 @@ def find_gaps(
     eps_m: float | None = None,
     min_samples: float | None = None,
     min_cluster_people: int = 50,
+    max_cluster_share: float | None = 0.1,
     permutations: int = 999,
     underserved_share: float = 0.5,
     n_jobs: int = 1,
@@ -590,7 +591,7 @@ def find_gaps(
         ``e2sfca_<type>`` is in ``hexagons``: service types, not secretariats).
     main_threshold_min
         Threshold of the gap index (default 15 minutes, else the median threshold).
-    cluster_method, eps_m, min_samples, min_cluster_people
+    cluster_method, eps_m, min_samples, min_cluster_people, max_cluster_share
         Passed to :func:`geo_integration.clusters.find_clusters`.
     permutations
         Permutations of the hot-spot tests (seeded with ``settings.seed``).
@@ -630,6 +631,7 @@ def find_gaps(
     labels = find_clusters(
         residences,
         min_cluster_people=min_cluster_people,
+        max_cluster_share=max_cluster_share,
         min_samples=min_samples,
         eps_m=eps_m,
         method=cluster_method,
@@ -659,6 +661,7 @@ def find_gaps(
         "eps_m": eps_m,
         "min_samples": min_samples,
         "min_cluster_people": min_cluster_people,
+        "max_cluster_share": max_cluster_share,
         "underserved_share": underserved_share,
     }
     return GapsResult(

@@ -28,6 +28,7 @@ rows. Addresses of public service points are not needles.
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import math
 import re
@@ -42,7 +43,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from geo_integration.text import name_key
+from geo_integration.text import name_key, name_keys
 
 __all__ = [
     "Leak",
@@ -162,17 +163,17 @@ def build_needles(
         lat, lon = _finite_pairs(residences[lat_col], residences[lon_col])
         needles.pairs = set(_pack(lat, lon).tolist())
     for col in address_cols:
-        for value in residences[col].dropna().astype(str):
-            key = name_key(value)
+        for key in name_keys(_distinct(residences[col])):
             words = tuple(key.split())
             if len(key) >= 8 and len(words) >= 2:
                 needles.addresses.setdefault((words[0], words[1]), set()).add(words)
     _drop_public_addresses(needles, public_addresses)
     for kind, cols in (("id", id_cols), ("personal_field", personal_cols)):
         for col in cols:
-            for value in residences[col].dropna().astype(str):
+            values = _distinct(residences[col])
+            for value, key in zip(values, name_keys(values), strict=True):
                 token = value.strip().upper()
-                words = tuple(name_key(value).split())
+                words = tuple(key.split())
                 if len(words) >= 2 and kind == "personal_field":
                     needles.phrases.setdefault((words[0], words[1]), set()).add(words)
                 elif len(token) >= 5:
@@ -185,6 +186,11 @@ def build_needles(
         arr = arr[np.isfinite(arr).all(axis=1)]
         target.update(_pack(arr[:, 0], arr[:, 1]).tolist())
     return needles
+
+
+def _distinct(column: pd.Series) -> list[str]:
+    """The distinct non-missing values of ``column`` as text."""
+    return [str(v) for v in column.dropna().astype(str).drop_duplicates().tolist()]
 
 
 def _drop_public_addresses(needles: Needles, public: Iterable[str]) -> None:
@@ -319,11 +325,11 @@ def coordinate_findings(coords: _Coords, needles: Needles) -> list[str]:
 
 
 def _address_hits(words: list[str], index: dict[tuple[str, str], set[tuple[str, ...]]]) -> int:
+    """Distinct phrases of ``index`` (keyed by their first two words) that occur in ``words``."""
+    starts = [i for i, pair in enumerate(itertools.pairwise(words)) if pair in index]
     found: set[tuple[str, ...]] = set()
-    for i in range(len(words) - 1):
-        candidates = index.get((words[i], words[i + 1]))
-        if candidates:
-            found.update(a for a in candidates if tuple(words[i : i + len(a)]) == a)
+    for i in starts:
+        found.update(a for a in index[words[i], words[i + 1]] if tuple(words[i : i + len(a)]) == a)
     return len(found)
 
 

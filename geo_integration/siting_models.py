@@ -43,6 +43,7 @@ import ctypes
 import logging
 import math
 import os
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -491,6 +492,7 @@ def read_chosen(values: npt.ArrayLike, *, threshold: float = 0.5) -> IntArray:
 
 
 _BANNER_DONE = False
+_BANNER_LOCK = threading.Lock()
 
 
 @contextlib.contextmanager
@@ -518,12 +520,13 @@ def _new_highs() -> Any:
     import highspy
 
     global _BANNER_DONE
-    if _BANNER_DONE:
-        solver = highspy.Highs()
-    else:
-        with _quiet_stdout():
+    with _BANNER_LOCK:  # the stdout juggling below must not interleave between threads
+        if _BANNER_DONE:
             solver = highspy.Highs()
-        _BANNER_DONE = True
+        else:
+            with _quiet_stdout():
+                solver = highspy.Highs()
+            _BANNER_DONE = True
     solver.setOptionValue("output_flag", False)
     return solver
 

@@ -11,13 +11,20 @@ then asks ``problem_factory`` to rebuild the problem from those residences (aggr
 demand units and computing travel times: the network wrapper supplies one that snaps to the
 street network; tests use a Euclidean one), solves it, and records which sites are chosen.
 A site chosen in 48 of 50 replicates is a safe recommendation; one chosen in 12 is not.
+
+Problems are built one by one in the calling thread; the solves run in ``workers`` threads
+(HiGHS releases the interpreter lock while it solves), a few problems ahead at most. Each
+replicate has its own random stream, so the result does not depend on ``workers``.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Mapping
+import os
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -130,6 +137,7 @@ def robustness(
     level_col: str = "match_level",
     method: str = "milp",
     time_limit: float = 60.0,
+    workers: int | None = None,
     **options: Any,
 ) -> RobustnessResult:
     """Re-solve ``model`` on ``replicates`` perturbed copies of the demand.
@@ -157,6 +165,8 @@ def robustness(
     method
         ``"milp"`` (exact, warm-started from greedy; ``time_limit`` seconds per replicate) or
         ``"greedy"`` (fast).
+    workers
+        Threads solving replicates at once (default: the machine's cores, at most 4).
 
     Returns
     -------
@@ -165,24 +175,20 @@ def robustness(
     _check_inputs(residences, replicates, bootstrap, jitter, method, level_col)
     if jitter and level_col not in residences.columns:
         log.info("no %r column: residences are not jittered", level_col)
-    seqs = np.random.SeedSequence(seed).spawn(replicates)
     counts: dict[Any, int] = {}
     objectives = np.full(replicates, math.nan)
     statuses: list[str] = []
-    n = len(residences)
-    base = residences.reset_index(drop=True)
-    for r, seq in enumerate(seqs):
-        rng = np.random.default_rng(seq)
-        sample = base.iloc[rng.integers(0, n, n)] if bootstrap else base
-        sample = sample.reset_index(drop=True).copy()
-        if jitter and level_col in sample.columns:
-            dx, dy = jitter_offsets(sample[level_col], rng=rng, jitter_m=jitter_m)
-            sample["x"] = sample["x"].to_numpy(dtype=float) + dx
-            sample["y"] = sample["y"].to_numpy(dtype=float) + dy
-        problem = problem_factory(sample)
-        chosen, objective, status = _solve_once(
-            problem, model, p, threshold, method, time_limit, options
-        )
+    problems = _replicate_problems(
+        problem_factory, residences, replicates, seed, bootstrap, jitter, jitter_m, level_col
+    )
+    n_workers = workers if workers is not None else min(4, os.cpu_count() or 1)
+
+    def solve(problem: SitingProblem) -> tuple[np.ndarray, float, str]:
+        return _solve_once(problem, model, p, threshold, method, time_limit, options)
+
+    for r, (problem, (chosen, objective, status)) in enumerate(
+        _solved(problems, solve, max(1, n_workers))
+    ):
         objectives[r] = objective
         statuses.append(status)
         for cid in problem.candidate_ids[chosen]:
@@ -205,6 +211,53 @@ def robustness(
         jitter=jitter,
         method=method,
     )
+
+
+def _replicate_problems(
+    problem_factory: Callable[[pd.DataFrame], SitingProblem],
+    residences: pd.DataFrame,
+    replicates: int,
+    seed: int,
+    bootstrap: bool,
+    jitter: bool,
+    jitter_m: Mapping[str, float] | None,
+    level_col: str,
+) -> Iterator[SitingProblem]:
+    """The perturbed problems, one random stream per replicate."""
+    n = len(residences)
+    base = residences.reset_index(drop=True)
+    for seq in np.random.SeedSequence(seed).spawn(replicates):
+        rng = np.random.default_rng(seq)
+        sample = base.iloc[rng.integers(0, n, n)] if bootstrap else base
+        sample = sample.reset_index(drop=True).copy()
+        if jitter and level_col in sample.columns:
+            dx, dy = jitter_offsets(sample[level_col], rng=rng, jitter_m=jitter_m)
+            sample["x"] = sample["x"].to_numpy(dtype=float) + dx
+            sample["y"] = sample["y"].to_numpy(dtype=float) + dy
+        yield problem_factory(sample)
+
+
+def _solved(
+    problems: Iterator[SitingProblem],
+    solve: Callable[[SitingProblem], tuple[np.ndarray, float, str]],
+    workers: int,
+) -> Iterator[tuple[SitingProblem, tuple[np.ndarray, float, str]]]:
+    """(problem, solution) in the order of ``problems``, solving up to ``workers`` at once and
+    building at most ``workers`` problems ahead."""
+    if workers == 1:
+        for problem in problems:
+            yield problem, solve(problem)
+        return
+    pending: deque[tuple[SitingProblem, Future[tuple[np.ndarray, float, str]]]] = deque()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for problem in problems:
+            pending.append((problem, pool.submit(solve, problem)))
+            if len(pending) >= 2 * workers:
+                done, future = pending.popleft()
+                yield done, future.result()
+        while pending:
+            done, future = pending.popleft()
+            yield done, future.result()
 
 
 def _check_inputs(

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 
-__all__ = ["fold", "name_key", "snake_key"]
+__all__ = ["fold", "name_key", "name_keys", "snake_key"]
 
 _SPACES = re.compile(r"\s+")
 _NON_ALNUM = re.compile(r"[^0-9A-Z]+")
@@ -41,6 +42,27 @@ def name_key(text: object) -> str:
         return ""
     folded = fold(str(text))
     return _SPACES.sub(" ", _NON_ALNUM.sub(" ", folded)).strip()
+
+
+def name_keys(values: Iterable[object]) -> list[str]:
+    """:func:`name_key` of many values at once (vectorised with Arrow; ``None`` gives ``""``).
+
+    Equal to ``[name_key(v) for v in values]`` for Latin-script text, several times faster on
+    large columns. Letters whose upper case is longer than one letter (``ß``) become a space
+    here, where :func:`name_key` expands them.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.array([None if v is None else str(v) for v in values], type=pa.large_string())
+    folded = pc.utf8_upper(
+        pc.replace_substring_regex(
+            pc.utf8_normalize(arr, form="NFKD"), pattern=_COMBINING.pattern, replacement=""
+        )
+    )
+    spaced = pc.replace_substring_regex(folded, pattern=_NON_ALNUM.pattern, replacement=" ")
+    keys = pc.fill_null(pc.utf8_trim(spaced, characters=" "), "")
+    return [str(k) for k in keys.to_pylist()]
 
 
 def snake_key(text: object) -> str:

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import shapely
 from minicity import to_wgs
+from pandas.testing import assert_series_equal
 
 from geo_integration.clusters import (
     cluster_table,
@@ -111,6 +112,53 @@ def test_people_not_residences_are_counted() -> None:
     assert (labels[frame["blob"] == "Q"] == -1).all()
 
 
+def _chain() -> pd.DataFrame:
+    """Two dense discs of 200 homes joined by a 1-person-per-25 m line of homes: a bridge
+    dense enough for DBSCAN at 8 people per 100 m, not at 16."""
+    rng = np.random.default_rng(5)
+    cx, cy = _disc(rng, (500.0, 512.5), 60, 200)
+    dx, dy = _disc(rng, (1500.0, 512.5), 60, 200)
+    bx = np.arange(587.5, 1415.0, 25.0)
+    x = np.concatenate([cx, dx, bx])
+    y = np.concatenate([cy, dy, np.full(len(bx), 512.5)])
+    blob = np.array(["C"] * 200 + ["D"] * 200 + ["bridge"] * len(bx))
+    return _frame(x, y, np.ones(len(x)), blob)
+
+
+def test_a_chained_cluster_is_divided() -> None:
+    chain = _chain()
+    whole = find_clusters(chain, eps_m=100, min_samples=8, max_cluster_share=None)
+    assert (whole == 0).all()
+    labels = find_clusters(chain, eps_m=100, min_samples=8)  # default share 0.1
+    c, d = labels[chain["blob"] == "C"], labels[chain["blob"] == "D"]
+    assert c.nunique() == 1 and d.nunique() == 1
+    assert {c.iloc[0], d.iloc[0]} == {0, 1}
+    middle = chain[(chain["blob"] == "bridge")].iloc[8:-8].index
+    assert (labels[middle] == -1).all()
+
+
+def test_an_even_area_is_not_dissolved_into_its_densest_spots() -> None:
+    """1,156 homes on a 30 m lattice over 1 km^2 with two dense spots of 60: at a doubled
+    density only the spots remain, far less than half the people, so the area stays one
+    cluster."""
+    rng = np.random.default_rng(9)
+    ux, uy = (g.ravel() for g in np.meshgrid(np.arange(34) * 30.0, np.arange(34) * 30.0))
+    ax, ay = _disc(rng, (250.0, 250.0), 10, 60)
+    bx, by = _disc(rng, (750.0, 750.0), 10, 60)
+    x, y = np.concatenate([ux, ax, bx]), np.concatenate([uy, ay, by])
+    frame = _frame(x, y, np.ones(len(x)), np.array(["even"] * len(ux) + ["spot"] * 120))
+    labels = find_clusters(frame, eps_m=100, min_samples=25)
+    assert (labels[frame["blob"] == "spot"] == 0).all()
+    assert (labels == 0).mean() > 0.9
+
+
+def test_a_dense_cluster_no_doubling_divides_stays_whole(layout: pd.DataFrame) -> None:
+    """Blob A holds over a third of the people; every doubling keeps it one cluster."""
+    kept = find_clusters(layout, min_samples=40)
+    assert (kept[layout["blob"] == "A"] == 0).mean() >= 0.95
+    assert_series_equal(kept, find_clusters(layout, min_samples=40, max_cluster_share=None))
+
+
 def test_min_cluster_people_drops_small_clusters(layout: pd.DataFrame) -> None:
     people_b = layout.loc[layout["blob"] == "B", "household_size"].sum()
     labels = find_clusters(layout, min_samples=40, min_cluster_people=int(people_b) + 50)
@@ -140,6 +188,8 @@ def test_bad_inputs(layout: pd.DataFrame) -> None:
         find_clusters(layout, eps_m=-5)
     with pytest.raises(AnalysisError, match="grid_m"):
         find_clusters(layout, eps_m=20, grid_m=25)
+    with pytest.raises(AnalysisError, match="max_cluster_share"):
+        find_clusters(layout, max_cluster_share=0)
 
 
 def test_weighted_median_by_hand() -> None:

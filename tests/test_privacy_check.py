@@ -123,3 +123,10 @@ def test_scan_outputs_reads_parquet_csv_xlsx_and_html(
         ("rows.csv", "coordinates"),
         ("map.html", "coordinates"),
     }
+
+
+def test_address_phrases_found_whole_only(residences: pd.DataFrame) -> None:
+    needles = _needles(residences)
+    assert scan_text("<p>Servicio en CALLE 45 23 11, no en la 10</p>", needles) == []
+    found = scan_text("a b CALLE 45 23 10 APTO 301 c CRA 7 BIS A 32 16 SUR", needles)
+    assert ("address", "2 residence address(es)") in found

@@ -79,6 +79,13 @@ def test_same_seed_same_frequencies() -> None:
     assert np.array_equal(first.objectives, second.objectives)
 
 
+def test_threads_do_not_change_the_result() -> None:
+    serial, threaded = run(4, workers=1), run(4, workers=3)
+    pd.testing.assert_frame_equal(serial.frequency, threaded.frequency)
+    assert np.array_equal(serial.objectives, threaded.objectives)
+    assert serial.statuses == threaded.statuses
+
+
 def test_jitter_only_and_greedy_method() -> None:
     result = run(2, bootstrap=False, method="greedy")
     assert result.statuses == ["greedy"] * 8
