@@ -97,6 +97,24 @@ class Needles:
     phrases: dict[tuple[str, str], set[tuple[str, ...]]] = field(default_factory=dict)
     allowed_points: set[int] = field(default_factory=set)
     allowed_vertices: set[int] = field(default_factory=set)
+    _sorted: dict[int, Int64Array] = field(default_factory=dict, repr=False, compare=False)
+
+    def sorted_keys(self, keys: set[int]) -> Int64Array:
+        """``keys`` (one of the sets above) as a sorted array, made once per set and size
+        (the sets only grow while the needles are built)."""
+        cached = self._sorted.get(id(keys))
+        if cached is None or len(cached) != len(keys):
+            cached = np.sort(np.fromiter(keys, dtype=np.int64, count=len(keys)))
+            self._sorted[id(keys)] = cached
+        return cached
+
+
+def _member(keys: Int64Array, sorted_keys: Int64Array) -> npt.NDArray[np.bool_]:
+    """Whether each of ``keys`` is in ``sorted_keys`` (binary search, no re-sorting)."""
+    if not len(sorted_keys):
+        return np.zeros(len(keys), dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
+    return sorted_keys[at] == keys
 
 
 @dataclass
@@ -282,9 +300,9 @@ def _matches(pairs: FloatArray, needles: Needles, allowed: set[int]) -> FloatArr
     inside = (np.abs(pairs[:, 0]) <= 90) & (np.abs(pairs[:, 1]) <= 180)
     pairs = pairs[inside]
     keys = _pack(pairs[:, 0], pairs[:, 1])
-    hit = np.isin(keys, np.fromiter(needles.pairs, dtype=np.int64))
+    hit = _member(keys, needles.sorted_keys(needles.pairs))
     if allowed:
-        hit &= ~np.isin(keys, np.fromiter(allowed, dtype=np.int64))
+        hit &= ~_member(keys, needles.sorted_keys(allowed))
     return np.unique(pairs[hit], axis=0)
 
 
@@ -299,8 +317,8 @@ def _chance_matches(vertices: FloatArray, needles: Needles) -> float:
     unique = np.unique(_pack(vertices[:, 0], vertices[:, 1]))
     if not len(unique):
         return 0.0
-    homes = np.fromiter(needles.pairs, dtype=np.int64)
-    counts = [np.isin(unique + dy * 10_000_000 + dx, homes).sum() for dy, dx in _SHIFTS]
+    homes = needles.sorted_keys(needles.pairs)
+    counts = [_member(unique + dy * 10_000_000 + dx, homes).sum() for dy, dx in _SHIFTS]
     return float(np.mean(counts))
 
 

@@ -130,3 +130,13 @@ def test_address_phrases_found_whole_only(residences: pd.DataFrame) -> None:
     assert scan_text("<p>Servicio en CALLE 45 23 11, no en la 10</p>", needles) == []
     found = scan_text("a b CALLE 45 23 10 APTO 301 c CRA 7 BIS A 32 16 SUR", needles)
     assert ("address", "2 residence address(es)") in found
+
+
+def test_membership_by_binary_search_equals_isin() -> None:
+    from geo_integration.privacy_check import _member
+
+    rng = np.random.default_rng(3)
+    homes = np.unique(rng.integers(-50, 50, 40))
+    keys = rng.integers(-60, 60, 500)
+    assert np.array_equal(_member(keys, homes), np.isin(keys, homes))
+    assert not _member(keys, homes[:0]).any()
