@@ -181,15 +181,14 @@ def build_needles(
         lat, lon = _finite_pairs(residences[lat_col], residences[lon_col])
         needles.pairs = set(_pack(lat, lon).tolist())
     for col in address_cols:
-        for key in name_keys(_distinct(residences[col])):
+        for _value, key in _keyed(_distinct(residences[col])):
             words = tuple(key.split())
             if len(key) >= 8 and len(words) >= 2:
                 needles.addresses.setdefault((words[0], words[1]), set()).add(words)
     _drop_public_addresses(needles, public_addresses)
     for kind, cols in (("id", id_cols), ("personal_field", personal_cols)):
         for col in cols:
-            values = _distinct(residences[col])
-            for value, key in zip(values, name_keys(values), strict=True):
+            for value, key in _keyed(_distinct(residences[col])):
                 token = value.strip().upper()
                 words = tuple(key.split())
                 if len(words) >= 2 and kind == "personal_field":
@@ -204,6 +203,16 @@ def build_needles(
         arr = arr[np.isfinite(arr).all(axis=1)]
         target.update(_pack(arr[:, 0], arr[:, 1]).tolist())
     return needles
+
+
+_KEY_CHUNK = 100_000
+
+
+def _keyed(values: list[str]) -> Iterator[tuple[str, str]]:
+    """(value, name key) pairs, keyed a chunk at a time (bounded memory)."""
+    for start in range(0, len(values), _KEY_CHUNK):
+        part = values[start : start + _KEY_CHUNK]
+        yield from zip(part, name_keys(part), strict=True)
 
 
 def _distinct(column: pd.Series) -> list[str]:
