@@ -13,8 +13,9 @@ street network; tests use a Euclidean one), solves it, and records which sites a
 A site chosen in 48 of 50 replicates is a safe recommendation; one chosen in 12 is not.
 
 Problems are built one by one in the calling thread; the solves run in ``workers`` threads
-(HiGHS releases the interpreter lock while it solves), a few problems ahead at most. Each
-replicate has its own random stream, so the result does not depend on ``workers``.
+(HiGHS releases the interpreter lock while it solves), with at most twice as many problems
+held at once. Each replicate has its own random stream, so the result does not depend on
+``workers``.
 """
 
 from __future__ import annotations
@@ -242,8 +243,8 @@ def _solved(
     solve: Callable[[SitingProblem], tuple[np.ndarray, float, str]],
     workers: int,
 ) -> Iterator[tuple[SitingProblem, tuple[np.ndarray, float, str]]]:
-    """(problem, solution) in the order of ``problems``, solving up to ``workers`` at once and
-    building at most ``workers`` problems ahead."""
+    """(problem, solution) in the order of ``problems``, solving up to ``workers`` at once,
+    with at most ``2 * workers`` problems built and not yet returned."""
     if workers == 1:
         for problem in problems:
             yield problem, solve(problem)
