@@ -97,15 +97,17 @@ class Needles:
     phrases: dict[tuple[str, str], set[tuple[str, ...]]] = field(default_factory=dict)
     allowed_points: set[int] = field(default_factory=set)
     allowed_vertices: set[int] = field(default_factory=set)
-    _sorted: dict[int, Int64Array] = field(default_factory=dict, repr=False, compare=False)
+    _sorted: dict[str, Int64Array] = field(default_factory=dict, repr=False, compare=False)
 
-    def sorted_keys(self, keys: set[int]) -> Int64Array:
-        """``keys`` (one of the sets above) as a sorted array, made once per set and size
-        (the sets only grow while the needles are built)."""
-        cached = self._sorted.get(id(keys))
+    def sorted_keys(self, name: str) -> Int64Array:
+        """The key set ``name`` (``pairs``, ``allowed_points``, ``allowed_vertices``) as a
+        sorted array, made again only when the set has changed size (the sets only grow
+        while the needles are built)."""
+        keys: set[int] = getattr(self, name)
+        cached = self._sorted.get(name)
         if cached is None or len(cached) != len(keys):
             cached = np.sort(np.fromiter(keys, dtype=np.int64, count=len(keys)))
-            self._sorted[id(keys)] = cached
+            self._sorted[name] = cached
         return cached
 
 
@@ -224,12 +226,8 @@ def _drop_public_addresses(needles: Needles, public: Iterable[str]) -> None:
     """Forget residence addresses that a public place's address contains: a school at
     "Calle 45 # 23-10 Bogotá" shown in a popup reveals no one living at "Calle 45 # 23-10"."""
     for text in public:
-        words = name_key(text).split()
-        for i in range(len(words) - 1):
-            candidates = needles.addresses.get((words[i], words[i + 1]))
-            if candidates:
-                for address in [a for a in candidates if tuple(words[i : i + len(a)]) == a]:
-                    candidates.discard(address)
+        for address in _phrases_in(name_key(text).split(), needles.addresses):
+            needles.addresses[address[0], address[1]].discard(address)
 
 
 # ------------------------------------------------------------------------- extraction
@@ -303,15 +301,15 @@ def _h3_related(lat: float, lon: float) -> tuple[bool, bool]:
     return centre, vertex
 
 
-def _matches(pairs: FloatArray, needles: Needles, allowed: set[int]) -> FloatArray:
+def _matches(pairs: FloatArray, needles: Needles, allowed: str) -> FloatArray:
+    """The residence locations among ``pairs``, except those in the key set ``allowed``."""
     if not len(pairs) or not needles.pairs:
         return np.empty((0, 2))
     inside = (np.abs(pairs[:, 0]) <= 90) & (np.abs(pairs[:, 1]) <= 180)
     pairs = pairs[inside]
     keys = _pack(pairs[:, 0], pairs[:, 1])
-    hit = _member(keys, needles.sorted_keys(needles.pairs))
-    if allowed:
-        hit &= ~_member(keys, needles.sorted_keys(allowed))
+    hit = _member(keys, needles.sorted_keys("pairs"))
+    hit &= ~_member(keys, needles.sorted_keys(allowed))
     return np.unique(pairs[hit], axis=0)
 
 
@@ -326,7 +324,7 @@ def _chance_matches(vertices: FloatArray, needles: Needles) -> float:
     unique = np.unique(_pack(vertices[:, 0], vertices[:, 1]))
     if not len(unique):
         return 0.0
-    homes = needles.sorted_keys(needles.pairs)
+    homes = needles.sorted_keys("pairs")
     counts = [_member(unique + dy * 10_000_000 + dx, homes).sum() for dy, dx in _SHIFTS]
     return float(np.mean(counts))
 
@@ -334,12 +332,12 @@ def _chance_matches(vertices: FloatArray, needles: Needles) -> float:
 def coordinate_findings(coords: _Coords, needles: Needles) -> list[str]:
     """Judge the pairs found in one file (see the module docstring); details are redacted."""
     out: list[str] = []
-    points = _matches(coords.stacked("points"), needles, needles.allowed_points)
+    points = _matches(coords.stacked("points"), needles, "allowed_points")
     real = [p for p in points if not _h3_related(p[0], p[1])[0]]
     if real:
         out.append(f"{len(real)} residence location(s) written as points")
     vertices = coords.stacked("vertices")
-    hits = _matches(vertices, needles, needles.allowed_vertices)
+    hits = _matches(vertices, needles, "allowed_vertices")
     hits = np.array([p for p in hits if not _h3_related(p[0], p[1])[1]]).reshape(-1, 2)
     expected = _chance_matches(vertices, needles) if len(hits) else 0.0
     limit = expected + 4 * math.sqrt(expected) + 2
@@ -351,13 +349,15 @@ def coordinate_findings(coords: _Coords, needles: Needles) -> list[str]:
     return out
 
 
-def _address_hits(words: list[str], index: dict[tuple[str, str], set[tuple[str, ...]]]) -> int:
-    """Distinct phrases of ``index`` (keyed by their first two words) that occur in ``words``."""
+def _phrases_in(
+    words: list[str], index: dict[tuple[str, str], set[tuple[str, ...]]]
+) -> set[tuple[str, ...]]:
+    """The phrases of ``index`` (keyed by their first two words) that occur in ``words``."""
     starts = [i for i, pair in enumerate(itertools.pairwise(words)) if pair in index]
     found: set[tuple[str, ...]] = set()
     for i in starts:
         found.update(a for a in index[words[i], words[i + 1]] if tuple(words[i : i + len(a)]) == a)
-    return len(found)
+    return found
 
 
 def string_findings(text: str, needles: Needles) -> list[tuple[str, str]]:
@@ -368,7 +368,7 @@ def string_findings(text: str, needles: Needles) -> list[tuple[str, str]]:
         (needles.addresses, "address", "residence address(es)"),
         (needles.phrases, "personal_field", "personal value(s) from the drop"),
     ):
-        hits = _address_hits(keyed, index) if index else 0
+        hits = len(_phrases_in(keyed, index)) if index else 0
         if hits:
             found.append((kind, f"{hits} {what}"))
     if needles.tokens:
