@@ -209,7 +209,14 @@ def find_clusters(
         if method == "dbscan":
             limit = None if max_cluster_share is None else max_cluster_share * people[ok].sum()
             sub = _dbscan(
-                x[ok], y[ok], people[ok], radius, core, grid_m, split=(limit, min_cluster_people)
+                x[ok],
+                y[ok],
+                people[ok],
+                radius,
+                core,
+                grid_m,
+                limit=limit,
+                min_people=min_cluster_people,
             )
         else:
             sub = _hdbscan(x[ok], y[ok], people[ok], eps_m or 0.0, core)
@@ -270,14 +277,14 @@ def _dbscan(
     core: float,
     grid_m: float,
     *,
-    split: tuple[float | None, float] = (None, 0.0),
+    limit: float | None = None,
+    min_people: float = 0.0,
 ) -> IntArray:
-    """DBSCAN on the pooled points; ``split``: (people above which a cluster is divided,
-    least people of a part)."""
+    """DBSCAN on the pooled points; clusters of more than ``limit`` people are divided into
+    parts of at least ``min_people`` (see :func:`_divide_large`)."""
     points, inverse = _pool(x, y, grid_m)
     weights = np.bincount(inverse, weights=people, minlength=len(points)).astype(np.float64)
     pooled = _dbscan_pooled(points, weights, eps_m, core)
-    limit, min_people = split
     if limit is not None:
         pooled = _divide_large(points, weights, pooled, eps_m, core, limit, min_people)
     return pooled[inverse]
