@@ -166,6 +166,19 @@ def _testable(y: FloatArray, neighbours: dict[int, list[int]]) -> npt.NDArray[np
     return has_nb
 
 
+def _prepared(
+    values: pd.Series, y: FloatArray, cells: list[str], columns: tuple[str, str, str, str]
+) -> tuple[pd.DataFrame, dict[int, list[int]], npt.NDArray[np.bool_]]:
+    """The empty result (statistic, p and q missing, class not significant: ``columns`` in
+    that order), the cells' contiguity and which cells can be tested."""
+    *numbers, label = columns
+    out = pd.DataFrame(
+        {**dict.fromkeys(numbers, np.nan), label: NOT_SIGNIFICANT}, index=values.index
+    )
+    neighbours = hex_neighbours(cells)
+    return out, neighbours, _testable(y, neighbours)
+
+
 def _run_seeded(factory: Any, seed: int) -> Any:
     """Run an esda statistic keeping numpy's global random state untouched.
 
@@ -216,12 +229,7 @@ def getis_ord(
     if (y < 0).any():
         msg = f"Gi* needs non-negative values; minimum is {y.min()!r}"
         raise AnalysisError(msg)
-    out = pd.DataFrame(
-        {"gi_z": np.nan, "gi_p": np.nan, "gi_q": np.nan, "gi_class": NOT_SIGNIFICANT},
-        index=values.index,
-    )
-    neighbours = hex_neighbours(cell_list)
-    tested = _testable(y, neighbours)
+    out, neighbours, tested = _prepared(values, y, cell_list, ("gi_z", "gi_p", "gi_q", "gi_class"))
     if not tested.any():
         return out
     from esda.getisord import G_Local
@@ -283,12 +291,9 @@ def local_moran(
     if not 0 < lisa_alpha < 1:
         msg = f"lisa_alpha must be in (0, 1), got {lisa_alpha!r}"
         raise AnalysisError(msg)
-    out = pd.DataFrame(
-        {"lisa_i": np.nan, "lisa_p": np.nan, "lisa_q": np.nan, "lisa_class": NOT_SIGNIFICANT},
-        index=values.index,
+    out, neighbours, tested = _prepared(
+        values, y, cell_list, ("lisa_i", "lisa_p", "lisa_q", "lisa_class")
     )
-    neighbours = hex_neighbours(cell_list)
-    tested = _testable(y, neighbours)
     if not tested.any():
         return out
     from esda.moran import Moran_Local
