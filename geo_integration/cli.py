@@ -22,6 +22,9 @@ log = logging.getLogger("geo_integration")
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
+#: The siting models (:data:`geo_integration.siting_models.MODELS`, kept here so that the
+#: CLI starts without importing the solvers; a test checks they agree).
+SITING_MODELS = ("mclp", "pmedian", "lscp", "pcenter", "minmax_beyond")
 
 
 def _setup_logging(verbosity: int) -> None:
@@ -771,7 +774,7 @@ config_option = click.option(
 )
 @click.option(
     "--model",
-    type=click.Choice(["mclp", "pmedian", "lscp", "pcenter", "minmax_beyond"]),
+    type=click.Choice(SITING_MODELS),
     default="mclp",
     show_default=True,
     help="Siting model (with --site).",
@@ -909,7 +912,7 @@ def gaps_command(
 )
 @click.option(
     "--model",
-    type=click.Choice(["mclp", "pmedian", "lscp", "pcenter", "minmax_beyond"]),
+    type=click.Choice(SITING_MODELS),
     default="mclp",
     show_default=True,
     help="mclp: most migrants within the threshold; pmedian: least total walking; "

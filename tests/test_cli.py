@@ -41,3 +41,10 @@ def test_every_public_name_resolves() -> None:
 
     for name in gi.__all__:
         assert getattr(gi, name) is not None, name
+
+
+def test_cli_siting_models_are_the_solvers_models() -> None:
+    from geo_integration.cli import SITING_MODELS
+    from geo_integration.siting_models import MODELS
+
+    assert SITING_MODELS == MODELS
