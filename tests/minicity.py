@@ -326,3 +326,16 @@ def _write_manifest(root: Path) -> None:
             "",
         ]
     (root / "sources.toml").write_text("\n".join(lines), encoding="utf-8")
+
+
+def reference_layers(root: Path) -> tuple[gpd.GeoDataFrame, ...]:
+    """The layers the geocoding index is built from, read back from a written mini city:
+    address points and streets (copies, safe to modify), localities, UPZ."""
+    from geo_integration import loaders
+
+    return (
+        loaders.load_addresses(root).copy(),
+        loaders.load_streets(root).copy(),
+        loaders.load_localities(root),
+        loaders.load_upz(root),
+    )

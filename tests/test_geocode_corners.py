@@ -8,26 +8,15 @@ and checks the corner the index keeps against the answer known by hand.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from minicity import ORIGIN, to_wgs
+from minicity import ORIGIN, reference_layers, to_wgs
 
-from geo_integration import loaders
 from geo_integration.geocode_corners import vote_street_labels
 from geo_integration.geocode_index import GeocodeIndex, build_index
 from geo_integration.geocode_labels import parse_official
-
-
-def _layers(minicity_dir: Path) -> tuple[Any, Any, Any, Any]:
-    return (
-        loaders.load_addresses(minicity_dir).copy(),
-        loaders.load_streets(minicity_dir).copy(),
-        loaders.load_localities(minicity_dir),
-        loaders.load_upz(minicity_dir),
-    )
 
 
 def _grid_points(labels: list[str], xy: list[tuple[float, float]]) -> gpd.GeoDataFrame:
@@ -65,7 +54,7 @@ def _corner(index: GeocodeIndex, face: str) -> np.ndarray:
 def test_face_fit_of_a_wide_street(minicity_dir: Path) -> None:
     # Calle 5 between Carreras 3 and 4 as a 70 m wide avenue: even numbers 35 m south of
     # the centreline, odd numbers 35 m north; no centreline junction tells the corner
-    points, streets, locs, upz = _layers(minicity_dir)
+    points, streets, locs, upz = reference_layers(minicity_dir)
     points = points[~points["address"].str.startswith(("CL 5, 3 ", "KR 3, "))]
     houses = range(11, 90, 7)
     wide = _grid_points(
@@ -82,7 +71,7 @@ def test_face_fit_of_a_wide_street(minicity_dir: Path) -> None:
 
 def test_face_fit_keeps_one_place(minicity_dir: Path) -> None:
     # three points of "CL 7, 2 .." also in a rural town 5 km away: the city's five win
-    points, streets, locs, upz = _layers(minicity_dir)
+    points, streets, locs, upz = reference_layers(minicity_dir)
     points = points[~points["address"].str.startswith("KR 2, ")]
     town = _grid_points(
         [f"CL 7, 2 {h}" for h in (30, 50, 70)], [(5000 - h, 700) for h in (30, 50, 70)]
@@ -95,7 +84,7 @@ def test_face_fit_keeps_one_place(minicity_dir: Path) -> None:
 def test_junction_where_a_street_stops_short(minicity_dir: Path) -> None:
     # Carrera 3's centreline stops 60 m short of Calle 5 on both sides, and no point is
     # numbered on either street at that corner: the loose ends, carried on, meet Calle 5
-    points, streets, locs, upz = _layers(minicity_dir)
+    points, streets, locs, upz = reference_layers(minicity_dir)
     points = points[~points["address"].str.startswith(("CL 5, 3 ", "KR 3, 5 "))]
     start_y = streets.geometry.map(lambda g: to_metric(*g.coords[0])[1] - ORIGIN[1])
     cut = (streets["etiqueta"] == "KR 3") & np.isin(np.round(start_y), [400, 500])
@@ -108,7 +97,7 @@ def test_junction_where_a_street_stops_short(minicity_dir: Path) -> None:
 def test_unlabelled_centrelines_take_the_label_of_their_points(minicity_dir: Path) -> None:
     from pyproj import Transformer
 
-    points, streets, _, _ = _layers(minicity_dir)
+    points, streets, _, _ = reference_layers(minicity_dir)
     start_y = streets.geometry.map(lambda g: to_metric(*g.coords[0])[1] - ORIGIN[1])
     # Carrera 3 from Calle 4 to 5 and Calle 9 from Carrera 1 to 2 lose their labels
     lost = ((streets["etiqueta"] == "KR 3") & (np.round(start_y) == 400)) | (

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
-from minicity import ORIGIN
+from minicity import ORIGIN, reference_layers
 
 from geo_integration import loaders
 from geo_integration.errors import GeocodeError
@@ -22,15 +21,6 @@ from geo_integration.geocode_index import (
 )
 
 
-def _layers(minicity_dir: Path) -> tuple[Any, Any, Any, Any]:
-    return (
-        loaders.load_addresses(minicity_dir).copy(),
-        loaders.load_streets(minicity_dir).copy(),
-        loaders.load_localities(minicity_dir),
-        loaders.load_upz(minicity_dir),
-    )
-
-
 def to_metric(lon: float, lat: float) -> tuple[float, float]:
     from pyproj import Transformer
 
@@ -38,12 +28,7 @@ def to_metric(lon: float, lat: float) -> tuple[float, float]:
 
 
 def test_index_of_the_mini_city(minicity_dir: Path) -> None:
-    index = build_index(
-        loaders.load_addresses(minicity_dir),
-        loaders.load_streets(minicity_dir),
-        loaders.load_localities(minicity_dir),
-        loaders.load_upz(minicity_dir),
-    )
+    index = build_index(*reference_layers(minicity_dir))
     assert len(index.labels) == 720
     assert len(index.faces) == 180  # 90 calle faces and 90 carrera faces
     assert "CL 5|10" in index.corners  # centreline junction, no points
@@ -67,7 +52,7 @@ def test_avenue_table_votes(minicity_dir: Path) -> None:
 def test_avenue_shape_carried_by_its_numbered_label(minicity_dir: Path) -> None:
     # Carrera 5 is "AK 5", named "Avenida de Prueba" only north of Calle 5: the unnamed
     # southern segments labelled AK 5 are part of the avenue too
-    points, streets, locs, upz = _layers(minicity_dir)
+    points, streets, locs, upz = reference_layers(minicity_dir)
     kr5 = streets["etiqueta"] == "KR 5"
     start_y = streets.geometry.map(lambda g: to_metric(*g.coords[0])[1] - ORIGIN[1])
     streets.loc[kr5, "etiqueta"] = "AK 5"
