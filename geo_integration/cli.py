@@ -222,9 +222,7 @@ def assets_fetch(cache_dir: Path | None, source: str | None, force: bool) -> Non
         raise click.exceptions.Exit(EXIT_FAILURE)
 
 
-drop_argument = click.argument(
-    "drop", type=click.Path(exists=True, file_okay=False, path_type=Path)
-)
+drop_argument = click.argument("drop", type=click.Path(path_type=Path))
 store_option = click.option(
     "--store",
     type=click.Path(file_okay=False, path_type=Path),

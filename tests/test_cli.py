@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -48,3 +49,15 @@ def test_cli_siting_models_are_the_solvers_models() -> None:
     from geo_integration.siting_models import MODELS
 
     assert SITING_MODELS == MODELS
+
+
+@pytest.mark.parametrize("command", ["gaps", "site", "map", "report"])
+def test_drop_may_be_a_store_reference(
+    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """DROP is also a drop id or 'latest': it reaches the store (exit 1, a clear message)
+    instead of being refused as a missing folder (exit 2)."""
+    extra = ["--service-type", "health"] if command == "site" else []
+    args = [command, "latest", "--store", str(tmp_path), "--out", str(tmp_path / "o"), *extra]
+    assert main(args) == 1
+    assert "no drops in the store" in capsys.readouterr().err
