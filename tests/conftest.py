@@ -46,6 +46,13 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(autouse=True)
+def _in_own_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test runs in its own folder, so the commands' relative defaults (``./store``,
+    ``./report``) never land in the checkout."""
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(autouse=True)
 def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never touch the network: any socket connection to a non-local host fails."""
     import socket
